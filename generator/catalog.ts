@@ -1,0 +1,58 @@
+// The pinned version of every chart and binary the generator deploys. Renovate's custom
+// managers update this file; homelab.yaml overrides each entry where it has a version key.
+
+export interface ChartSource {
+  /** https:// Helm repository or oci:// registry path (without the chart name). */
+  readonly repository: string;
+  readonly chart: string;
+  readonly version: string;
+  /** Some publishers tag charts with a leading "v" (cert-manager). */
+  readonly versionPrefix?: string;
+}
+
+export const catalog = {
+  k3s: { version: "v1.36.3+k3s1" },
+  flux: { version: "2.9.4" },
+  charts: {
+    fluxOperator: {
+      repository: "oci://ghcr.io/controlplaneio-fluxcd/charts",
+      chart: "flux-operator",
+      version: "0.58.1",
+    },
+    longhorn: { repository: "https://charts.longhorn.io", chart: "longhorn", version: "1.12.1" },
+    certManager: {
+      repository: "https://charts.jetstack.io",
+      chart: "cert-manager",
+      version: "1.21.1",
+      versionPrefix: "v",
+    },
+    stepCertificates: {
+      repository: "https://smallstep.github.io/helm-charts/",
+      chart: "step-certificates",
+      version: "1.30.0",
+    },
+    kubePrometheusStack: {
+      repository: "https://prometheus-community.github.io/helm-charts",
+      chart: "kube-prometheus-stack",
+      version: "88.5.3",
+    },
+    authentik: { repository: "https://charts.goauthentik.io", chart: "authentik", version: "2026.8.0" },
+    gitea: { repository: "https://dl.gitea.com/charts/", chart: "gitea", version: "12.7.0" },
+    vaultwarden: {
+      repository: "https://guerzon.github.io/vaultwarden",
+      chart: "vaultwarden",
+      version: "0.43.1",
+    },
+    homeAssistant: {
+      repository: "https://pajikos.github.io/home-assistant-helm-chart/",
+      chart: "home-assistant",
+      version: "0.3.72",
+    },
+  },
+} as const satisfies {
+  k3s: { version: string };
+  flux: { version: string };
+  charts: Record<string, ChartSource>;
+};
+
+export type ChartName = keyof typeof catalog.charts;

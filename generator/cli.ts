@@ -1,0 +1,94 @@
+// The homelab command line. Scripts and CI rely on its flags and exit codes:
+// 0 success, 1 a problem the user can fix (printed without a stack trace), 2 a bug.
+import { writeFileSync, mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { formatDiagnostic, UserError } from "./errors.ts";
+import { check, generate } from "./generate.ts";
+import { schemaJson } from "./config/schema-json.ts";
+
+const usage = `Usage: homelab <command> [options]
+
+Commands:
+  generate            write the tree for homelab.yaml
+      --config FILE   the config (default ./homelab.yaml); its folder is the repository
+      --out DIR       where the tree goes (default: the repository)
+      --check         change nothing; exit 1 and list stale, missing or extra files
+  schema              write schemas/homelab.schema.json (editor completion)
+      --out FILE      where to write it
+  help                this text
+`;
+
+function runGenerate(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: "string", default: "homelab.yaml" }, out: { type: "string" }, check: { type: "boolean", default: false } },
+    strict: true,
+  });
+  const started = performance.now();
+  const options = { configPath: values.config, outDir: values.out };
+  const elapsed = () => `${Math.round(performance.now() - started)} ms`;
+  if (values.check) {
+    const { result, warnings } = check(options);
+    printWarnings(warnings);
+    const problems = [
+      ...result.stale.map((p) => `stale:   ${p}`),
+      ...result.missing.map((p) => `missing: ${p}`),
+      ...result.extra.map((p) => `extra:   ${p}`),
+    ];
+    if (problems.length === 0) {
+      console.log(`homelab: the tree is current (${elapsed()})`);
+      return 0;
+    }
+    console.error(`${problems.join("\n")}\nhomelab: the tree is out of date: run \`npm run generate\` and commit the result (${elapsed()})`);
+    return 1;
+  }
+  const { result, warnings } = generate(options);
+  printWarnings(warnings);
+  console.log(`homelab: ${result.written.length} written, ${result.unchanged.length} unchanged, ${result.removed.length} removed in ${elapsed()}`);
+  return 0;
+}
+
+function runSchema(args: string[]): number {
+  const { values } = parseArgs({ args, options: { out: { type: "string", default: "schemas/homelab.schema.json" } }, strict: true });
+  const target = resolve(values.out);
+  mkdirSync(dirname(target), { recursive: true });
+  writeFileSync(target, schemaJson());
+  console.log(`homelab: wrote ${values.out}`);
+  return 0;
+}
+
+function printWarnings(warnings: readonly Parameters<typeof formatDiagnostic>[0][]): void {
+  for (const warning of warnings) console.error(formatDiagnostic(warning, "warning"));
+}
+
+export function main(argv: string[]): number {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case "generate":
+        return runGenerate(args);
+      case "schema":
+        return runSchema(args);
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        console.log(usage);
+        return 0;
+      default:
+        throw new UserError(`unknown command "${command}"; run \`homelab help\``);
+    }
+  } catch (error) {
+    if (error instanceof UserError) {
+      console.error(error.message);
+      return 1;
+    }
+    if (error instanceof TypeError && (error as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS")) {
+      console.error(`homelab: ${error.message}\n\n${usage}`);
+      return 1;
+    }
+    console.error(`homelab: internal error, please report it as a bug:\n${(error as Error).stack ?? String(error)}`);
+    return 2;
+  }
+}

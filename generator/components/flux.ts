@@ -1,0 +1,55 @@
+// Phase 1: Flux itself. flux-operator installs Flux at flux.version and syncs clusters/<name>
+// from the in-cluster Gitea. First boot installs the operator as the Helm release
+// "flux-operator"; the HelmRelease here has the same name, so Flux adopts and upgrades it.
+import { catalog } from "../catalog.ts";
+import { FLUX_NAMESPACE, helmRelease } from "../render/flux.ts";
+import type { FluxInstance } from "../render/crds.ts";
+import type { HomelabConfig } from "../config/schema.ts";
+import type { Component } from "./types.ts";
+
+/** The Secret (created at first boot with a read-only Gitea token) Flux pulls with. */
+export const GIT_PULL_SECRET = "flux-gitea-auth";
+
+export function giteaRepositoryUrl(config: HomelabConfig): string {
+  return `http://gitea-http.gitea.svc.cluster.local:3000/${config.git.owner}/${config.git.repository}.git`;
+}
+
+export const flux: Component = {
+  name: "flux",
+  phase: 1,
+  enabled: () => true,
+  render({ config, clusterPath }) {
+    const instance: FluxInstance = {
+      apiVersion: "fluxcd.controlplane.io/v1",
+      kind: "FluxInstance",
+      metadata: { name: "flux", namespace: FLUX_NAMESPACE },
+      spec: {
+        distribution: { version: config.flux.version, registry: "ghcr.io/fluxcd" },
+        components: ["source-controller", "kustomize-controller", "helm-controller", "notification-controller"],
+        cluster: { type: "kubernetes", networkPolicy: true, domain: "cluster.local" },
+        sync: {
+          kind: "GitRepository",
+          url: giteaRepositoryUrl(config),
+          ref: `refs/heads/${config.git.branch}`,
+          path: clusterPath,
+          pullSecret: GIT_PULL_SECRET,
+          interval: "1m",
+        },
+      },
+    };
+    return {
+      units: [
+        {
+          name: "flux-system",
+          path: `${clusterPath}/flux-system`,
+          root: true,
+          files: {
+            "flux-operator": helmRelease({ name: "flux-operator", namespace: FLUX_NAMESPACE, chart: catalog.charts.fluxOperator }),
+            "flux-instance": [instance],
+          },
+          provides: ["flux"],
+        },
+      ],
+    };
+  },
+};

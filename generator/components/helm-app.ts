@@ -1,0 +1,50 @@
+// Phase 6 or 7: any Helm chart a user adds. Every option works for any chart: the generator
+// creates the objects itself (the volume, the LoadBalancer Service, the Ingress) and only
+// sets the one value path the user names (storage.claimValue).
+import type { GenericAppConfig } from "../config/schema.ts";
+import { helmRelease } from "../render/flux.ts";
+import { dataVolume, httpsIngress, loadBalancer, namespace } from "../render/kube.ts";
+import type { Component, KubeObject } from "./types.ts";
+
+/** A copy of values with `path` (dotted) set to value; the user's values are not changed. */
+export function withValue(values: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
+  const [head, ...rest] = path.split(".") as [string, ...string[]];
+  const current = values[head];
+  const child = current !== null && typeof current === "object" && !Array.isArray(current) ? (current as Record<string, unknown>) : {};
+  return { ...values, [head]: rest.length === 0 ? value : withValue(child, rest.join("."), value) };
+}
+
+export function helmApp(name: string, app: GenericAppConfig): Component {
+  return {
+    name,
+    phase: app.phase,
+    enabled: () => true,
+    render({ config }) {
+      const ns = app.namespace ?? name;
+      const claim = `${name}-data`;
+      const values = app.storage ? withValue(app.values, app.storage.claimValue, claim) : app.values;
+      const files: Record<string, KubeObject[]> = {
+        namespace: [namespace(ns)],
+        release: helmRelease({ name, namespace: ns, chart: { repository: app.chart.repository, chart: app.chart.name, version: app.chart.version }, values }),
+      };
+      const needs: string[] = [];
+      if (app.storage) {
+        files.volume = [dataVolume(config, { name: claim, namespace: ns, size: app.storage.size })];
+        needs.push("storage");
+      }
+      if (app.expose) {
+        const expose = app.expose;
+        const ports = (["tcp", "udp"] as const).flatMap((protocol) => {
+          const port = expose[protocol];
+          return port === undefined ? [] : [{ protocol: protocol === "tcp" ? ("TCP" as const) : ("UDP" as const), port, targetPort: expose.targetPort ?? port }];
+        });
+        files.service = [loadBalancer({ name: `${name}-lb`, namespace: ns, selector: expose.selector ?? { "app.kubernetes.io/instance": name }, ports })];
+      }
+      if (app.host) {
+        files.ingress = [httpsIngress(config, { name, namespace: ns, host: app.host.name, service: app.host.service, port: app.host.port })];
+        needs.push("ingress", "cert-manager");
+      }
+      return { units: [{ name, path: `apps/${name}`, files, needs: [...new Set(needs)] }] };
+    },
+  };
+}

@@ -1,0 +1,72 @@
+// Phase 6: Home Assistant on a tree-owned volume, behind Traefik.
+import { catalog } from "../catalog.ts";
+import { helmRelease } from "../render/flux.ts";
+import { dataVolume, fqdn, namespace, tlsIngressAnnotations } from "../render/kube.ts";
+import type { Component } from "./types.ts";
+
+/** k3s's pod network: Traefik's requests come from here. */
+const POD_CIDR = "10.42.0.0/16";
+
+export const homeAssistant: Component = {
+  name: "home-assistant",
+  phase: 6,
+  enabled: (config) => config.apps.homeAssistant.enabled,
+  verifiedValues: [
+    {
+      release: "home-assistant",
+      chartVersion: "0.3.72",
+      paths: [
+        "controller.type",
+        "deploymentStrategy",
+        "persistence.enabled",
+        "persistence.existingClaim",
+        "env",
+        "configuration.enabled",
+        "configuration.trusted_proxies",
+        "ingress.enabled",
+        "ingress.className",
+        "ingress.annotations",
+        "ingress.hosts",
+        "ingress.tls",
+      ],
+    },
+  ],
+  render({ config }) {
+    const settings = config.apps.homeAssistant;
+    const host = fqdn(config, settings.host);
+    return {
+      units: [
+        {
+          name: "home-assistant",
+          path: "apps/home-assistant",
+          files: {
+            namespace: [namespace("home-assistant")],
+            volume: [dataVolume(config, { name: "home-assistant-data", namespace: "home-assistant", size: settings.storage.size })],
+            release: helmRelease({
+              name: "home-assistant",
+              namespace: "home-assistant",
+              chart: { ...catalog.charts.homeAssistant, version: settings.version },
+              values: {
+                // The chart honours an existing claim only for a Deployment.
+                controller: { type: "Deployment" },
+                deploymentStrategy: "Recreate",
+                persistence: { enabled: true, existingClaim: "home-assistant-data" },
+                env: [{ name: "TZ", value: config.cluster.timezone }],
+                // Home Assistant rejects forwarded requests from proxies it does not trust.
+                configuration: { enabled: true, trusted_proxies: [POD_CIDR] },
+                ingress: {
+                  enabled: true,
+                  className: "traefik",
+                  annotations: tlsIngressAnnotations(),
+                  hosts: [{ host, paths: [{ path: "/", pathType: "Prefix" }] }],
+                  tls: [{ secretName: "home-assistant-tls", hosts: [host] }],
+                },
+              },
+            }),
+          },
+          needs: ["storage", "ingress", "cert-manager"],
+        },
+      ],
+    };
+  },
+};

@@ -1,0 +1,49 @@
+// Phase 1: what k3s brings (Traefik, ServiceLB, helm-controller), tuned through the tree, and
+// the server settings the tree relies on, rendered as the image's k3s config drop-in.
+import type { HelmChartConfig } from "../render/crds.ts";
+import { yamlFile, yamlText } from "../render/yaml.ts";
+import type { HomelabConfig } from "../config/schema.ts";
+import type { Component } from "./types.ts";
+
+export const K3S_DROP_IN = "image/rootfs/etc/rancher/k3s/config.yaml.d/00-image.yaml";
+
+/** Server flags; k3s reads them from config.yaml.d, so they belong to the image, not the tree. */
+export function k3sImageConfig(config: HomelabConfig): Record<string, unknown> {
+  return {
+    // Longhorn must be the only default StorageClass.
+    disable: ["local-storage"],
+    "secrets-encryption": true,
+    // kube-prometheus-stack scrapes these from the node address.
+    ...(config.monitoring.enabled
+      ? {
+          "kube-controller-manager-arg": ["bind-address=0.0.0.0"],
+          "kube-scheduler-arg": ["bind-address=0.0.0.0"],
+          "kube-proxy-arg": ["metrics-bind-address=0.0.0.0"],
+        }
+      : {}),
+  };
+}
+
+export const k3s: Component = {
+  name: "k3s",
+  phase: 1,
+  enabled: () => true,
+  render({ config }) {
+    const traefik: HelmChartConfig = {
+      apiVersion: "helm.cattle.io/v1",
+      kind: "HelmChartConfig",
+      metadata: { name: "traefik", namespace: "kube-system" },
+      spec: {
+        valuesContent: yamlText({
+          ports: { web: { http: { redirections: { entryPoint: { to: "websecure", scheme: "https", permanent: true } } } } },
+          // Forward-auth middlewares live in Authentik's namespace and serve every app's ingress.
+          providers: { kubernetesCRD: { allowCrossNamespace: true } },
+        }),
+      },
+    };
+    return {
+      units: [{ name: "traefik", path: "infrastructure/traefik", files: { "helm-chart-config": [traefik] }, provides: ["ingress"] }],
+      files: [{ path: K3S_DROP_IN, content: yamlFile([k3sImageConfig(config)]) }],
+    };
+  },
+};

@@ -1,0 +1,108 @@
+// Phase 2: Longhorn, the only default StorageClass (Retain), snapshots and off-site backups.
+import { StorageClass } from "kubernetes-models/storage.k8s.io/v1";
+import { catalog } from "../catalog.ts";
+import type { HomelabConfig } from "../config/schema.ts";
+import type { LonghornBackupTarget, LonghornRecurringJob } from "../render/crds.ts";
+import { helmRelease } from "../render/flux.ts";
+import { BACKUP_GROUP, defaultStorageClass, namespace, SNAPSHOT_GROUP } from "../render/kube.ts";
+import type { Component } from "./types.ts";
+
+export const LONGHORN_NAMESPACE = "longhorn-system";
+/** Secret with CRYPTO_KEY_VALUE and CRYPTO_KEY_PROVIDER (the volume encryption key). */
+export const CRYPTO_SECRET = "longhorn-crypto";
+/** Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, off AWS, AWS_ENDPOINTS. */
+export const BACKUP_SECRET = "longhorn-backup-credentials";
+
+export function replicaCount(config: HomelabConfig): number {
+  return config.storage.longhorn.replicas ?? Math.min(3, config.cluster.nodes?.length ?? 1);
+}
+
+function encryptedStorageClass(config: HomelabConfig): StorageClass {
+  const secretParameters = Object.fromEntries(
+    ["provisioner", "node-publish", "node-stage", "node-expand"].flatMap((stage) => [
+      [`csi.storage.k8s.io/${stage}-secret-name`, CRYPTO_SECRET],
+      [`csi.storage.k8s.io/${stage}-secret-namespace`, LONGHORN_NAMESPACE],
+    ]),
+  );
+  return new StorageClass({
+    metadata: { name: defaultStorageClass(config), annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+    provisioner: "driver.longhorn.io",
+    allowVolumeExpansion: true,
+    reclaimPolicy: "Retain",
+    volumeBindingMode: "Immediate",
+    parameters: {
+      numberOfReplicas: String(replicaCount(config)),
+      staleReplicaTimeout: "30",
+      fromBackup: "",
+      fsType: "ext4",
+      encrypted: "true",
+      ...secretParameters,
+    },
+  });
+}
+
+function recurringJob(name: string, task: "snapshot" | "backup", schedule: { schedule: string; retain: number }, group: string): LonghornRecurringJob {
+  return {
+    apiVersion: "longhorn.io/v1beta2",
+    kind: "RecurringJob",
+    metadata: { name, namespace: LONGHORN_NAMESPACE },
+    spec: { name, task, cron: schedule.schedule, retain: schedule.retain, concurrency: task === "backup" ? 1 : 2, groups: [group] },
+  };
+}
+
+export const longhorn: Component = {
+  name: "longhorn",
+  phase: 2,
+  enabled: () => true,
+  render({ config }) {
+    const settings = config.storage.longhorn;
+    const replicas = replicaCount(config);
+    const release = helmRelease({
+      name: "longhorn",
+      namespace: LONGHORN_NAMESPACE,
+      chart: { ...catalog.charts.longhorn, version: settings.version },
+      timeout: "15m",
+      values: {
+        persistence: {
+          // With encryption the tree's own encrypted class is the one default.
+          defaultClass: !settings.encryption,
+          defaultClassReplicaCount: replicas,
+          reclaimPolicy: "Retain",
+        },
+        defaultSettings: { defaultDataPath: settings.dataPath, defaultReplicaCount: replicas },
+        // Its pre-upgrade hook job blocks GitOps upgrades.
+        preUpgradeChecker: { jobEnabled: false },
+      },
+    });
+    const jobs: LonghornRecurringJob[] = [recurringJob("snapshot", "snapshot", settings.snapshots, SNAPSHOT_GROUP)];
+    const configFiles: Record<string, (LonghornRecurringJob | LonghornBackupTarget)[]> = {};
+    if (settings.backup) {
+      jobs.push(recurringJob("backup", "backup", settings.backup, BACKUP_GROUP));
+      configFiles["backup-target"] = [
+        {
+          apiVersion: "longhorn.io/v1beta2",
+          kind: "BackupTarget",
+          metadata: { name: "default", namespace: LONGHORN_NAMESPACE },
+          spec: { backupTargetURL: settings.backup.target, credentialSecret: BACKUP_SECRET, pollInterval: "300s" },
+        },
+      ];
+    }
+    configFiles["recurring-jobs"] = jobs;
+    return {
+      units: [
+        {
+          name: "longhorn",
+          path: "infrastructure/longhorn",
+          timeout: "15m",
+          files: {
+            namespace: [namespace(LONGHORN_NAMESPACE, { "pod-security.kubernetes.io/enforce": "privileged" })],
+            release,
+            ...(settings.encryption ? { "storage-class": [encryptedStorageClass(config)] } : {}),
+          },
+          provides: ["storage", "longhorn-crds"],
+        },
+        { name: "longhorn-config", path: "infrastructure/longhorn/config", files: configFiles, needs: ["longhorn-crds"], provides: ["backups"] },
+      ],
+    };
+  },
+};

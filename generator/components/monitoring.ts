@@ -1,0 +1,224 @@
+// Phase 4: kube-prometheus-stack with Grafana, the k3s scrape fixes, the monitors that link
+// earlier phases (Longhorn, cert-manager, Flux) to Prometheus, and a homelab's alert rules.
+import { PodMonitor, PrometheusRule, ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
+import { catalog } from "../catalog.ts";
+import type { HomelabConfig } from "../config/schema.ts";
+import { helmRelease, FLUX_NAMESPACE } from "../render/flux.ts";
+import { dataVolume, defaultStorageClass, fqdn, namespace, tlsIngressAnnotations } from "../render/kube.ts";
+import { LONGHORN_NAMESPACE } from "./longhorn.ts";
+import type { Component, ComponentOutput } from "./types.ts";
+
+/** Secret with admin-user and admin-password for Grafana's local admin. */
+export const GRAFANA_ADMIN_SECRET = "grafana-admin";
+
+/** Control-plane components listen on the server nodes; without an address they are not scraped. */
+function controlPlaneScraping(config: HomelabConfig): Record<string, unknown> {
+  const addresses = (config.cluster.nodes ?? []).filter((n) => n.role === "server" && n.address).map((n) => n.address as string);
+  const target = addresses.length > 0 ? { endpoints: addresses } : { enabled: false };
+  return {
+    kubeControllerManager: target,
+    kubeScheduler: target,
+    kubeProxy: target,
+    // k3s on one server keeps its state in SQLite, not etcd.
+    kubeEtcd: { enabled: false },
+  };
+}
+
+const alertRules = (config: HomelabConfig) =>
+  new PrometheusRule({
+    metadata: { name: "homelab-alerts", namespace: "monitoring" },
+    spec: {
+      groups: [
+        {
+          name: "homelab.storage",
+          rules: [
+            {
+              alert: "LonghornVolumeDegraded",
+              expr: "longhorn_volume_robustness == 2",
+              for: "10m",
+              labels: { severity: "warning" },
+              annotations: { summary: "Longhorn volume {{ $labels.volume }} is degraded: a replica is missing." },
+            },
+            {
+              alert: "LonghornVolumeFaulted",
+              expr: "longhorn_volume_robustness == 3",
+              for: "2m",
+              labels: { severity: "critical" },
+              annotations: { summary: "Longhorn volume {{ $labels.volume }} is faulted: its data is unavailable." },
+            },
+            ...(config.storage.longhorn.backup
+              ? [
+                  {
+                    alert: "LonghornBackupFailed",
+                    expr: "longhorn_backup_state == 4",
+                    for: "5m",
+                    labels: { severity: "critical" },
+                    annotations: { summary: "Backup {{ $labels.backup }} of volume {{ $labels.volume }} failed." },
+                  },
+                ]
+              : []),
+            {
+              alert: "NodeDiskFilling",
+              expr: '(node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"} / node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs"}) < 0.15',
+              for: "30m",
+              labels: { severity: "warning" },
+              annotations: { summary: "{{ $labels.mountpoint }} on {{ $labels.instance }} has less than 15% free." },
+            },
+          ],
+        },
+        {
+          name: "homelab.certificates",
+          rules: [
+            {
+              alert: "CertificateExpiring",
+              // Certificates from step-ca live 24 h and renew 8 h before the end.
+              expr: "certmanager_certificate_expiration_timestamp_seconds - time() < 4 * 3600",
+              for: "10m",
+              labels: { severity: "warning" },
+              annotations: { summary: "Certificate {{ $labels.namespace }}/{{ $labels.name }} expires within 4 hours and was not renewed." },
+            },
+          ],
+        },
+        {
+          name: "homelab.flux",
+          rules: [
+            {
+              alert: "FluxReconciliationFailing",
+              expr: 'max by (exported_namespace, name, kind) (flux_resource_info{ready="False", suspended="false"}) == 1',
+              for: "15m",
+              labels: { severity: "warning" },
+              annotations: { summary: "Flux {{ $labels.kind }} {{ $labels.exported_namespace }}/{{ $labels.name }} has not been Ready for 15 minutes." },
+            },
+          ],
+        },
+      ],
+    },
+  });
+
+const monitors = () => [
+  new ServiceMonitor({
+    metadata: { name: "longhorn", namespace: "monitoring" },
+    spec: {
+      namespaceSelector: { matchNames: [LONGHORN_NAMESPACE] },
+      selector: { matchLabels: { app: "longhorn-manager" } },
+      endpoints: [{ port: "manager" }],
+    },
+  }),
+  new ServiceMonitor({
+    metadata: { name: "cert-manager", namespace: "monitoring" },
+    spec: {
+      namespaceSelector: { matchNames: ["cert-manager"] },
+      selector: { matchLabels: { "app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/component": "controller" } },
+      endpoints: [{ port: "tcp-prometheus-servicemonitor" }],
+    },
+  }),
+  new PodMonitor({
+    metadata: { name: "flux", namespace: "monitoring" },
+    spec: {
+      namespaceSelector: { matchNames: [FLUX_NAMESPACE] },
+      selector: { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "In", values: ["flux-operator"] }] },
+      podMetricsEndpoints: [{ port: "http-metrics" }],
+    },
+  }),
+];
+
+export const monitoring: Component = {
+  name: "monitoring",
+  phase: 4,
+  enabled: (config) => config.monitoring.enabled,
+  verifiedValues: [
+    {
+      release: "kube-prometheus-stack",
+      chartVersion: "88.5.3",
+      paths: [
+        "grafana.defaultDashboardsTimezone",
+        "grafana.admin.existingSecret",
+        "grafana.persistence.enabled",
+        "grafana.persistence.existingClaim",
+        "grafana.grafana\\.ini.server.root_url",
+        "grafana.ingress.enabled",
+        "grafana.ingress.ingressClassName",
+        "grafana.ingress.annotations",
+        "grafana.ingress.hosts",
+        "grafana.ingress.tls",
+        "prometheus.prometheusSpec.retention",
+        "prometheus.prometheusSpec.storageSpec",
+        "prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues",
+        "prometheus.prometheusSpec.podMonitorSelectorNilUsesHelmValues",
+        "prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues",
+        "prometheus.prometheusSpec.probeSelectorNilUsesHelmValues",
+        "prometheus.prometheusSpec.scrapeConfigSelectorNilUsesHelmValues",
+        "kubeControllerManager.endpoints",
+        "kubeControllerManager.enabled",
+        "kubeScheduler.endpoints",
+        "kubeScheduler.enabled",
+        "kubeProxy.endpoints",
+        "kubeProxy.enabled",
+        "kubeEtcd.enabled",
+      ],
+    },
+  ],
+  render({ config }): ComponentOutput {
+    const settings = config.monitoring;
+    const host = fqdn(config, settings.host);
+    return {
+      units: [
+        {
+          name: "monitoring",
+          path: "infrastructure/monitoring",
+          timeout: "15m",
+          files: {
+            namespace: [namespace("monitoring", { "pod-security.kubernetes.io/enforce": "privileged" })],
+            volume: [dataVolume(config, { name: "grafana-data", namespace: "monitoring", size: "2Gi" })],
+            release: helmRelease({
+              name: "kube-prometheus-stack",
+              namespace: "monitoring",
+              chart: { ...catalog.charts.kubePrometheusStack, version: settings.version },
+              timeout: "15m",
+              values: {
+                grafana: {
+                  defaultDashboardsTimezone: config.cluster.timezone,
+                  admin: { existingSecret: GRAFANA_ADMIN_SECRET },
+                  persistence: { enabled: true, existingClaim: "grafana-data" },
+                  "grafana.ini": { server: { root_url: `https://${host}/` } },
+                  ingress: {
+                    enabled: true,
+                    ingressClassName: "traefik",
+                    annotations: tlsIngressAnnotations(),
+                    hosts: [host],
+                    tls: [{ secretName: "grafana-tls", hosts: [host] }],
+                  },
+                },
+                prometheus: {
+                  prometheusSpec: {
+                    retention: settings.retention,
+                    storageSpec: {
+                      volumeClaimTemplate: {
+                        spec: { storageClassName: defaultStorageClass(config), accessModes: ["ReadWriteOnce"], resources: { requests: { storage: settings.storage } } },
+                      },
+                    },
+                    // Pick up every monitor and rule in the cluster, not only this release's.
+                    serviceMonitorSelectorNilUsesHelmValues: false,
+                    podMonitorSelectorNilUsesHelmValues: false,
+                    ruleSelectorNilUsesHelmValues: false,
+                    probeSelectorNilUsesHelmValues: false,
+                    scrapeConfigSelectorNilUsesHelmValues: false,
+                  },
+                },
+                ...controlPlaneScraping(config),
+              },
+            }),
+          },
+          needs: ["storage", "ingress", "cert-manager"],
+          provides: ["prometheus-crds", "grafana"],
+        },
+        {
+          name: "monitoring-config",
+          path: "infrastructure/monitoring/config",
+          files: { alerts: [alertRules(config)], monitors: monitors() },
+          needs: ["prometheus-crds"],
+        },
+      ],
+    };
+  },
+};

@@ -1,0 +1,120 @@
+// Cross-field rules: what one key means for another, beyond what JSON Schema can say.
+import { Encrypter } from "age-encryption";
+import type { Diagnostic } from "../errors.ts";
+import { closest } from "./did-you-mean.ts";
+import { presetKeys, type GenericAppConfig, type HomelabConfig } from "./schema.ts";
+
+type Path = (string | number)[];
+type Report = (path: Path, message: string, hint?: string) => Diagnostic;
+
+/** Names the platform uses for its own namespaces and Flux Kustomizations. */
+const reservedNames = new Set([
+  "default", "kube-system", "kube-public", "kube-node-lease", "flux-system", "traefik", "longhorn", "longhorn-system",
+  "cert-manager", "step-ca", "monitoring", "authentik", "gitea", "vaultwarden", "home-assistant", "nvidia", "cluster",
+]);
+
+/** Ports the node itself serves; a LoadBalancer Service cannot take them. */
+const nodePorts = new Map([[22, "sshd"], [80, "Traefik (HTTP)"], [443, "Traefik (HTTPS)"], [6443, "the Kubernetes API"], [10250, "the kubelet"]]);
+
+export function genericApps(config: HomelabConfig): [string, GenericAppConfig][] {
+  const presets: readonly string[] = presetKeys;
+  return Object.entries(config.apps).filter(([key]) => !presets.includes(key)) as unknown as [string, GenericAppConfig][];
+}
+
+export function checkRules(config: HomelabConfig, report: Report): { errors: Diagnostic[]; warnings: Diagnostic[] } {
+  const errors: Diagnostic[] = [];
+  const warnings: Diagnostic[] = [];
+  const error = (path: Path, message: string, hint?: string) => errors.push(report(path, message, hint));
+  const warn = (path: Path, message: string, hint?: string) => warnings.push(report(path, message, hint));
+
+  const nodes = config.cluster.nodes;
+  if (nodes) {
+    if (!nodes.some((n) => n.role === "server")) {
+      error(["cluster", "nodes"], "expected at least one node with role: server", "the first server runs the control plane; agents join it");
+    }
+    const seen = new Map<string, number>();
+    nodes.forEach((node, i) => {
+      const first = seen.get(node.name);
+      if (first !== undefined) error(["cluster", "nodes", i, "name"], `node name "${node.name}" is already used by cluster.nodes[${first}]`, "node names are hostnames and must be unique");
+      else seen.set(node.name, i);
+    });
+    if (nodes.some((n) => n.role === "agent") && !nodes.some((n) => n.role === "server" && n.address)) {
+      warn(["cluster", "nodes"], "agents join a server by its address, and no server has one", "set address on the server node that agents should join");
+    }
+  }
+  if (config.monitoring.enabled) {
+    const servers = (nodes ?? []).filter((n) => n.role === "server");
+    const withoutAddress = nodes ? servers.filter((n) => !n.address).map((n) => n.name) : [config.cluster.name];
+    if (withoutAddress.length > 0) {
+      warn(nodes ? ["cluster", "nodes"] : ["cluster"], `control-plane metrics (controller-manager, scheduler, kube-proxy) are not scraped: no address for ${withoutAddress.join(", ")}`, "give each server node an address to scrape them");
+    }
+  }
+
+  config.secrets.ageRecipients.forEach((recipient, i) => {
+    try {
+      new Encrypter().addRecipient(recipient);
+    } catch {
+      error(["secrets", "ageRecipients", i], "expected a valid age public key (its checksum does not match)", "copy the public key printed by age-keygen again");
+    }
+  });
+
+  const longhorn = config.storage.longhorn;
+  if (longhorn.backup && !longhorn.encryption) {
+    warn(["storage", "longhorn", "encryption"], "off-site backups are stored unencrypted: anyone who can read the bucket can read your data", "keep encryption: true so volumes and their backups are encrypted");
+  }
+  if (!longhorn.backup) {
+    warn(["storage", "longhorn"], "no off-site backups: a failed disk loses every volume", "add storage.longhorn.backup with an S3 or Backblaze target");
+  }
+  const nodeCount = nodes?.length ?? 1;
+  if (longhorn.replicas !== undefined && longhorn.replicas > nodeCount) {
+    warn(["storage", "longhorn", "replicas"], `${longhorn.replicas} replicas on ${nodeCount} node(s): volumes stay degraded`, `use at most ${nodeCount}`);
+  }
+
+  if (!config.apps.gitea.enabled) {
+    error(["apps", "gitea", "enabled"], "Gitea cannot be removed: it holds the repository Flux reads", "remove this line");
+  }
+
+  const hosts = new Map<string, Path>([[config.auth.authentik.host, ["auth", "authentik", "host"]]]);
+  if (config.monitoring.enabled) claimHost(hosts, config.monitoring.host, ["monitoring", "host"], error);
+  for (const key of presetKeys) {
+    if (config.apps[key].enabled) claimHost(hosts, config.apps[key].host, ["apps", key, "host"], error);
+  }
+  const ports = new Map<string, string>([[`tcp/${config.apps.gitea.sshPort}`, "apps.gitea.sshPort"]]);
+  for (const [port, owner] of nodePorts) ports.set(`tcp/${port}`, owner);
+  if (nodePorts.has(config.apps.gitea.sshPort)) {
+    error(["apps", "gitea", "sshPort"], `port ${config.apps.gitea.sshPort} is taken by ${nodePorts.get(config.apps.gitea.sshPort)} on the node`, "choose another port, e.g. 2222");
+  }
+
+  for (const [name, app] of genericApps(config)) {
+    const path: Path = ["apps", name];
+    const preset = closest(name, presetKeys);
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) {
+      error(path, `app name "${name}" is not a DNS label`, preset ? `did you mean the preset "${preset}"?` : "use lowercase letters, digits and '-'");
+      continue;
+    }
+    if (reservedNames.has(name) || reservedNames.has(app.namespace ?? name)) {
+      error(app.namespace && reservedNames.has(app.namespace) ? [...path, "namespace"] : path, `"${app.namespace ?? name}" is used by the platform itself`, "choose another name");
+    }
+    if (app.host) claimHost(hosts, app.host.name, [...path, "host", "name"], error);
+    if (app.expose) {
+      if (app.expose.tcp === undefined && app.expose.udp === undefined) error([...path, "expose"], "expected tcp or udp (or both)");
+      for (const protocol of ["tcp", "udp"] as const) {
+        const port = app.expose[protocol];
+        if (port === undefined) continue;
+        const owner = ports.get(`${protocol}/${port}`);
+        if (owner) error([...path, "expose", protocol], `${protocol.toUpperCase()} port ${port} is already taken by ${owner}`, "every exposed port binds on the node: choose a free one");
+        else ports.set(`${protocol}/${port}`, `apps.${name}`);
+      }
+    }
+    if (app.sso) {
+      error([...path, "sso"], "SSO for Helm apps is not available in this version of the generator", "set sso: false; log in with the app's own accounts for now");
+    }
+  }
+  return { errors, warnings };
+}
+
+function claimHost(hosts: Map<string, Path>, host: string, path: Path, error: (path: Path, message: string, hint?: string) => void) {
+  const owner = hosts.get(host);
+  if (owner) error(path, `host "${host}" is already served by ${owner.join(".")}`, "every app needs its own host name");
+  else hosts.set(host, path);
+}

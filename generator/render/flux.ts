@@ -1,0 +1,85 @@
+// Flux objects every component uses: chart sources, HelmReleases, Kustomizations.
+import { HelmRelease, type IHelmRelease } from "@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2";
+import { Kustomization } from "@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1";
+import { HelmRepository, OCIRepository } from "@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1";
+import type { ChartSource } from "../catalog.ts";
+import type { KubeObject } from "../components/types.ts";
+
+export const FLUX_NAMESPACE = "flux-system";
+/** The GitRepository the FluxInstance creates for this repository. */
+export const ROOT_SOURCE = "flux-system";
+
+type ValuesFrom = NonNullable<IHelmRelease["spec"]>["valuesFrom"];
+
+export interface ReleaseOptions {
+  readonly name: string;
+  readonly namespace: string;
+  readonly chart: ChartSource;
+  readonly values?: Record<string, unknown>;
+  /** Secrets or ConfigMaps merged into the values (credentials never go inline). */
+  readonly valuesFrom?: ValuesFrom;
+  readonly timeout?: string;
+}
+
+/** The chart's source (HelmRepository or OCIRepository) and the HelmRelease that installs it. */
+export function helmRelease(options: ReleaseOptions): KubeObject[] {
+  const { name, namespace, chart } = options;
+  const version = `${chart.versionPrefix ?? ""}${chart.version}`;
+  const oci = chart.repository.startsWith("oci://");
+  const source = oci
+    ? new OCIRepository({
+        metadata: { name: chart.chart, namespace },
+        spec: {
+          interval: "12h",
+          url: `${chart.repository.replace(/\/$/, "")}/${chart.chart}`,
+          ref: { tag: version },
+          layerSelector: { mediaType: "application/vnd.cncf.helm.chart.content.v1.tar+gzip", operation: "copy" },
+        },
+      })
+    : new HelmRepository({
+        metadata: { name: chart.chart, namespace },
+        spec: { interval: "12h", url: chart.repository },
+      });
+  const release = new HelmRelease({
+    metadata: { name, namespace },
+    spec: {
+      interval: "30m",
+      timeout: options.timeout ?? "10m",
+      ...(oci
+        ? { chartRef: { kind: "OCIRepository", name: chart.chart } }
+        : { chart: { spec: { chart: chart.chart, version, sourceRef: { kind: "HelmRepository", name: chart.chart }, interval: "12h" } } }),
+      install: { crds: "CreateReplace", remediation: { retries: 3 } },
+      upgrade: { crds: "CreateReplace", cleanupOnFail: true, remediation: { retries: 3, strategy: "rollback" } },
+      driftDetection: { mode: "enabled" },
+      ...(options.valuesFrom && options.valuesFrom.length > 0 ? { valuesFrom: options.valuesFrom } : {}),
+      ...(options.values && Object.keys(options.values).length > 0 ? { values: options.values } : {}),
+    },
+  });
+  return [source, release];
+}
+
+export interface FluxKustomizationOptions {
+  readonly name: string;
+  readonly path: string;
+  readonly phaseLabel: string;
+  readonly dependsOn: readonly string[];
+  readonly timeout: string;
+  readonly decryptSecrets?: boolean;
+}
+
+export function fluxKustomization(options: FluxKustomizationOptions): Kustomization {
+  return new Kustomization({
+    metadata: { name: options.name, namespace: FLUX_NAMESPACE, labels: { "homelab/phase": options.phaseLabel } },
+    spec: {
+      interval: "30m",
+      retryInterval: "2m",
+      timeout: options.timeout,
+      path: `./${options.path}`,
+      prune: true,
+      wait: true,
+      sourceRef: { kind: "GitRepository", name: ROOT_SOURCE },
+      ...(options.dependsOn.length > 0 ? { dependsOn: options.dependsOn.map((name) => ({ name })) } : {}),
+      ...(options.decryptSecrets ? { decryption: { provider: "sops", secretRef: { name: "sops-age" } } } : {}),
+    },
+  });
+}

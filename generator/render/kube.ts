@@ -1,0 +1,97 @@
+// Core Kubernetes objects the components share: namespaces, tree-owned volumes, ingresses,
+// LoadBalancer Services.
+import { Namespace, PersistentVolumeClaim, Service, type IServicePort } from "kubernetes-models/v1";
+import { Ingress } from "kubernetes-models/networking.k8s.io/v1";
+import type { HomelabConfig } from "../config/schema.ts";
+
+export const BACKUP_GROUP = "homelab-backup";
+export const SNAPSHOT_GROUP = "homelab-snapshot";
+export const CLUSTER_ISSUER = "homelab-ca";
+
+/** The StorageClass every tree-owned volume uses (see the longhorn component). */
+export function defaultStorageClass(config: HomelabConfig): string {
+  return config.storage.longhorn.encryption ? "longhorn-encrypted" : "longhorn";
+}
+
+export function namespace(name: string, labels: Record<string, string> = {}): Namespace {
+  return new Namespace({ metadata: { name, ...(Object.keys(labels).length > 0 ? { labels } : {}) } });
+}
+
+/**
+ * A volume the tree owns: Flux never prunes it and a Helm uninstall cannot delete it; Longhorn
+ * takes its recurring-job groups from the PVC (the source label), so it is snapshotted and,
+ * with backups configured, backed up off-site.
+ */
+export function dataVolume(config: HomelabConfig, options: { name: string; namespace: string; size: string }): PersistentVolumeClaim {
+  return new PersistentVolumeClaim({
+    metadata: {
+      name: options.name,
+      namespace: options.namespace,
+      labels: {
+        "recurring-job.longhorn.io/source": "enabled",
+        [`recurring-job-group.longhorn.io/${SNAPSHOT_GROUP}`]: "enabled",
+        ...(config.storage.longhorn.backup ? { [`recurring-job-group.longhorn.io/${BACKUP_GROUP}`]: "enabled" } : {}),
+      },
+      annotations: { "kustomize.toolkit.fluxcd.io/prune": "disabled" },
+    },
+    spec: {
+      accessModes: ["ReadWriteOnce"],
+      storageClassName: defaultStorageClass(config),
+      resources: { requests: { storage: options.size } },
+    },
+  });
+}
+
+/** Annotations that give an ingress HTTPS with a certificate from the internal CA. */
+export function tlsIngressAnnotations(): Record<string, string> {
+  return {
+    "cert-manager.io/cluster-issuer": CLUSTER_ISSUER,
+    "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
+    "traefik.ingress.kubernetes.io/router.tls": "true",
+  };
+}
+
+export function fqdn(config: HomelabConfig, host: string): string {
+  return `${host}.${config.cluster.domain}`;
+}
+
+export function httpsIngress(
+  config: HomelabConfig,
+  options: { name: string; namespace: string; host: string; service: string; port: number },
+): Ingress {
+  const hostname = fqdn(config, options.host);
+  return new Ingress({
+    metadata: { name: options.name, namespace: options.namespace, annotations: tlsIngressAnnotations() },
+    spec: {
+      ingressClassName: "traefik",
+      tls: [{ hosts: [hostname], secretName: `${options.name}-tls` }],
+      rules: [
+        {
+          host: hostname,
+          http: {
+            paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: options.service, port: { number: options.port } } } }],
+          },
+        },
+      ],
+    },
+  });
+}
+
+/** Raw TCP/UDP through the k3s service load balancer (ServiceLB binds the port on the nodes). */
+export function loadBalancer(options: {
+  name: string;
+  namespace: string;
+  selector: Record<string, string>;
+  ports: { protocol: "TCP" | "UDP"; port: number; targetPort: number }[];
+}): Service {
+  return new Service({
+    metadata: { name: options.name, namespace: options.namespace },
+    spec: {
+      type: "LoadBalancer",
+      selector: options.selector,
+      ports: options.ports.map(
+        (p): IServicePort => ({ name: `${p.protocol.toLowerCase()}-${p.port}`, protocol: p.protocol, port: p.port, targetPort: p.targetPort }),
+      ),
+    },
+  });
+}

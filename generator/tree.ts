@@ -1,0 +1,50 @@
+// render: the plan as files — every unit's folder with its kustomization.yaml, one file of
+// Flux Kustomizations per component under clusters/<name>/, and the list Flux applies.
+import { phases } from "./components/types.ts";
+import { fluxKustomization } from "./render/flux.ts";
+import { yamlFile } from "./render/yaml.ts";
+import type { Plan, PlannedUnit } from "./plan.ts";
+import type { GeneratedFile } from "./writer.ts";
+
+const DEFAULT_TIMEOUT = "10m";
+
+/** kustomize's own Kustomization (kustomize.config.k8s.io), listing a folder's files. */
+function kustomizeFile(resources: readonly string[]): string {
+  return yamlFile([{ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: [...resources].sort() }]);
+}
+
+function unitFiles(unit: PlannedUnit): GeneratedFile[] {
+  const names = Object.keys(unit.files).sort();
+  return [
+    ...names.map((name) => ({ path: `${unit.path}/${name}.yaml`, content: yamlFile(unit.files[name] ?? []) })),
+    { path: `${unit.path}/kustomization.yaml`, content: kustomizeFile(names.map((n) => `${n}.yaml`)) },
+  ];
+}
+
+export function treeFiles(plan: Plan): GeneratedFile[] {
+  const files: GeneratedFile[] = plan.units.flatMap(unitFiles);
+  const byComponent = new Map<string, PlannedUnit[]>();
+  for (const unit of plan.units.filter((u) => !u.root)) {
+    byComponent.set(unit.component, [...(byComponent.get(unit.component) ?? []), unit]);
+  }
+  for (const [component, units] of byComponent) {
+    files.push({
+      path: `${plan.clusterPath}/${component}.yaml`,
+      content: yamlFile(
+        units.map((unit) =>
+          fluxKustomization({
+            name: unit.name,
+            path: unit.path,
+            phaseLabel: phases[unit.phase],
+            dependsOn: unit.dependsOn,
+            timeout: unit.timeout ?? DEFAULT_TIMEOUT,
+          }),
+        ),
+      ),
+    });
+  }
+  const roots = plan.units.filter((u) => u.root).map((u) => u.path.slice(plan.clusterPath.length + 1));
+  const resources = [...roots, ...[...byComponent.keys()].map((c) => `${c}.yaml`)];
+  files.push({ path: `${plan.clusterPath}/kustomization.yaml`, content: kustomizeFile(resources) });
+  return [...files, ...plan.files];
+}
