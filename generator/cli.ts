@@ -5,7 +5,6 @@ import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatDiagnostic, UserError } from "./errors.ts";
 import { check, generate } from "./generate.ts";
-import { schemaJson } from "./config/schema-json.ts";
 
 const usage = `Usage: homelab <command> [options]
 
@@ -49,7 +48,9 @@ function runGenerate(args: string[]): number {
   return 0;
 }
 
-function runSchema(args: string[]): number {
+async function runSchema(args: string[]): Promise<number> {
+  // TypeBox builds the schema; only this command pays for loading it.
+  const { schemaJson } = await import("./config/schema-json.ts");
   const { values } = parseArgs({ args, options: { out: { type: "string", default: "schemas/homelab.schema.json" } }, strict: true });
   const target = resolve(values.out);
   mkdirSync(dirname(target), { recursive: true });
@@ -62,14 +63,14 @@ function printWarnings(warnings: readonly Parameters<typeof formatDiagnostic>[0]
   for (const warning of warnings) console.error(formatDiagnostic(warning, "warning"));
 }
 
-export function main(argv: string[]): number {
+export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   try {
     switch (command) {
       case "generate":
         return runGenerate(args);
       case "schema":
-        return runSchema(args);
+        return await runSchema(args);
       case undefined:
       case "help":
       case "--help":

@@ -1,9 +1,8 @@
 // Generated docs: the install order (Mermaid, from the real dependsOn graph) and a reference
 // of every config key (from the JSON Schema).
 import Handlebars from "handlebars";
-import type { TSchema } from "@sinclair/typebox";
 import { phases } from "./components/types.ts";
-import { HomelabSchema } from "./config/schema.ts";
+import homelabSchema from "../schemas/homelab.schema.json" with { type: "json" };
 import type { Plan } from "./plan.ts";
 import { HEADER } from "./render/yaml.ts";
 import type { GeneratedFile } from "./writer.ts";
@@ -59,6 +58,18 @@ function installOrder(plan: Plan): GeneratedFile {
   };
 }
 
+/** The JSON Schema subset the reference walks. */
+interface TSchema {
+  type?: string;
+  enum?: unknown[];
+  items?: TSchema;
+  properties?: Record<string, TSchema>;
+  additionalProperties?: boolean | TSchema;
+  required?: string[];
+  default?: unknown;
+  description?: string;
+}
+
 interface ReferenceRow {
   key: string;
   type: string;
@@ -110,7 +121,7 @@ Every key of \`homelab.yaml\`, generated from \`schemas/homelab.schema.json\`. K
 
 function configReference(): GeneratedFile {
   const rows: ReferenceRow[] = [];
-  referenceRows(HomelabSchema, "", HomelabSchema.required ?? [], rows);
+  referenceRows(homelabSchema as TSchema, "", homelabSchema.required, rows);
   return { path: "docs/config-reference.md", content: referenceTemplate({ header: markdownHeader, rows }) };
 }
 

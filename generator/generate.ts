@@ -6,7 +6,7 @@ import { componentsFor } from "./components/registry.ts";
 import { docsFiles } from "./docs.ts";
 import { plan } from "./plan.ts";
 import { treeFiles } from "./tree.ts";
-import { verifyFiles } from "./verify.ts";
+import { verifyPlan } from "./verify.ts";
 import { checkTree, writeTree, type CheckResult, type GeneratedFile, type WriteResult } from "./writer.ts";
 
 export interface GenerateOptions {
@@ -26,8 +26,8 @@ export function render(options: GenerateOptions): Rendered {
   const configPath = resolve(options.configPath);
   const { config, warnings } = loadConfigFile(configPath);
   const planned = plan(config, componentsFor(config));
+  verifyPlan(planned);
   const files = [...treeFiles(planned), ...docsFiles(planned)];
-  verifyFiles(files);
   return { files, warnings, outDir: resolve(options.outDir ?? dirname(configPath)) };
 }
 

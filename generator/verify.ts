@@ -1,8 +1,8 @@
 // verify: what the object schemas miss — names and durations Flux and Kubernetes would reject
 // at apply time, checked on every generate so a broken tree is never written.
-import { parseAllDocuments } from "yaml";
 import { UserError } from "./errors.ts";
-import type { GeneratedFile } from "./writer.ts";
+import type { Plan } from "./plan.ts";
+import { plain } from "./render/yaml.ts";
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 /** Go time.Duration as Flux parses intervals and timeouts. */
@@ -23,16 +23,16 @@ function problemsIn(value: unknown, path: string, problems: string[]): void {
   }
 }
 
-export function verifyFiles(files: readonly GeneratedFile[]): void {
+export function verifyPlan(plan: Plan): void {
   const problems: string[] = [];
-  for (const file of files.filter((f) => f.path.endsWith(".yaml"))) {
-    for (const doc of parseAllDocuments(file.content)) {
-      const object = doc.toJS() as { kind?: string; metadata?: { name?: string; namespace?: string }; spec?: unknown } | null;
-      if (!object?.kind || !object.metadata) continue;
-      const where = `${file.path}: ${object.kind}/${object.metadata.name ?? "?"}`;
-      if (!object.metadata.name || !DNS_SUBDOMAIN.test(object.metadata.name)) problems.push(`${where}: invalid name`);
-      if (object.metadata.namespace !== undefined && !DNS_SUBDOMAIN.test(object.metadata.namespace)) problems.push(`${where}: invalid namespace`);
-      problemsIn(object.spec, `${where} spec`, problems);
+  for (const unit of plan.units) {
+    for (const [file, objects] of Object.entries(unit.files)) {
+      for (const object of objects.map((o) => plain(o) as { kind: string; metadata?: { name?: string; namespace?: string }; spec?: unknown })) {
+        const where = `${unit.path}/${file}.yaml: ${object.kind}/${object.metadata?.name ?? "?"}`;
+        if (!object.metadata?.name || !DNS_SUBDOMAIN.test(object.metadata.name)) problems.push(`${where}: invalid name`);
+        if (object.metadata?.namespace !== undefined && !DNS_SUBDOMAIN.test(object.metadata.namespace)) problems.push(`${where}: invalid namespace`);
+        problemsIn(object.spec, `${where} spec`, problems);
+      }
     }
   }
   if (problems.length > 0) {

@@ -1,6 +1,6 @@
 // Phase 3: cert-manager, which gives every ingress a certificate from the ClusterIssuer
 // homelab-ca, and Traefik's TLS defaults.
-import { TLSOption } from "@kubernetes-models/traefik/traefik.io/v1alpha1";
+import { TLSOption } from "@kubernetes-models/traefik/traefik.io/v1alpha1/TLSOption";
 import { catalog } from "../catalog.ts";
 import { helmRelease } from "../render/flux.ts";
 import { namespace } from "../render/kube.ts";

@@ -1,5 +1,5 @@
 // Phase 2: Longhorn, the only default StorageClass (Retain), snapshots and off-site backups.
-import { StorageClass } from "kubernetes-models/storage.k8s.io/v1";
+import { StorageClass } from "kubernetes-models/storage.k8s.io/v1/StorageClass";
 import { catalog } from "../catalog.ts";
 import type { HomelabConfig } from "../config/schema.ts";
 import type { LonghornBackupTarget, LonghornRecurringJob } from "../render/crds.ts";

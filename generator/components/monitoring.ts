@@ -1,6 +1,9 @@
 // Phase 4: kube-prometheus-stack with Grafana, the k3s scrape fixes, the monitors that link
 // earlier phases (Longhorn, cert-manager, Flux) to Prometheus, and a homelab's alert rules.
-import { PodMonitor, PrometheusRule, ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
+import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
+import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
+import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { catalog } from "../catalog.ts";
 import type { HomelabConfig } from "../config/schema.ts";
 import { helmRelease, FLUX_NAMESPACE } from "../render/flux.ts";
@@ -34,14 +37,14 @@ const alertRules = (config: HomelabConfig) =>
           rules: [
             {
               alert: "LonghornVolumeDegraded",
-              expr: "longhorn_volume_robustness == 2",
+              expr: 'longhorn_volume_robustness{state="degraded"} == 1',
               for: "10m",
               labels: { severity: "warning" },
               annotations: { summary: "Longhorn volume {{ $labels.volume }} is degraded: a replica is missing." },
             },
             {
               alert: "LonghornVolumeFaulted",
-              expr: "longhorn_volume_robustness == 3",
+              expr: 'longhorn_volume_robustness{state="faulted"} == 1',
               for: "2m",
               labels: { severity: "critical" },
               annotations: { summary: "Longhorn volume {{ $labels.volume }} is faulted: its data is unavailable." },
@@ -71,8 +74,8 @@ const alertRules = (config: HomelabConfig) =>
           rules: [
             {
               alert: "CertificateExpiring",
-              // Certificates from step-ca live 24 h and renew 8 h before the end.
-              expr: "certmanager_certificate_expiration_timestamp_seconds - time() < 4 * 3600",
+              // Certificates from step-ca live 24 h and renew 8 h before the end; 0 means not issued yet.
+              expr: "certmanager_certificate_expiration_timestamp_seconds > 0 and certmanager_certificate_expiration_timestamp_seconds - time() < 4 * 3600",
               for: "10m",
               labels: { severity: "warning" },
               annotations: { summary: "Certificate {{ $labels.namespace }}/{{ $labels.name }} expires within 4 hours and was not renewed." },
@@ -84,7 +87,7 @@ const alertRules = (config: HomelabConfig) =>
           rules: [
             {
               alert: "FluxReconciliationFailing",
-              expr: 'max by (exported_namespace, name, kind) (flux_resource_info{ready="False", suspended="false"}) == 1',
+              expr: 'max by (exported_namespace, name, kind) (flux_resource_info{ready="False", suspended="False"}) == 1',
               for: "15m",
               labels: { severity: "warning" },
               annotations: { summary: "Flux {{ $labels.kind }} {{ $labels.exported_namespace }}/{{ $labels.name }} has not been Ready for 15 minutes." },
@@ -109,15 +112,38 @@ const monitors = () => [
     spec: {
       namespaceSelector: { matchNames: ["cert-manager"] },
       selector: { matchLabels: { "app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/component": "controller" } },
-      endpoints: [{ port: "tcp-prometheus-servicemonitor" }],
+      endpoints: [{ port: "http-metrics" }],
+    },
+  }),
+  // flux-operator reports every Flux object's readiness as flux_resource_info.
+  new ServiceMonitor({
+    metadata: { name: "flux-operator", namespace: "monitoring" },
+    spec: {
+      namespaceSelector: { matchNames: [FLUX_NAMESPACE] },
+      selector: { matchLabels: { "app.kubernetes.io/name": "flux-operator" } },
+      endpoints: [{ port: "http" }],
     },
   }),
   new PodMonitor({
-    metadata: { name: "flux", namespace: "monitoring" },
+    metadata: { name: "flux-controllers", namespace: "monitoring" },
     spec: {
       namespaceSelector: { matchNames: [FLUX_NAMESPACE] },
-      selector: { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "In", values: ["flux-operator"] }] },
-      podMetricsEndpoints: [{ port: "http-metrics" }],
+      selector: { matchExpressions: [{ key: "app", operator: "In", values: ["source-controller", "kustomize-controller", "helm-controller", "notification-controller"] }] },
+      podMetricsEndpoints: [{ port: "http-prom" }],
+    },
+  }),
+  // Longhorn 1.12 admits only its own pods to the manager unless a policy says otherwise.
+  new NetworkPolicy({
+    metadata: { name: "allow-prometheus-scrape", namespace: LONGHORN_NAMESPACE },
+    spec: {
+      podSelector: { matchLabels: { app: "longhorn-manager" } },
+      policyTypes: ["Ingress"],
+      ingress: [
+        {
+          from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],
+          ports: [{ protocol: "TCP", port: 9500 }],
+        },
+      ],
     },
   }),
 ];

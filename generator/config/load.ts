@@ -5,10 +5,12 @@ import { basename } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import addFormatsPlugin from "ajv-formats";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
-import type { TSchema } from "@sinclair/typebox";
 import { UserError, type Diagnostic } from "../errors.ts";
 import { closest } from "./did-you-mean.ts";
-import { HomelabSchema, presetKeys, type HomelabConfig } from "./schema.ts";
+import type { HomelabConfig } from "./schema.ts";
+import { presetKeys } from "./presets.ts";
+// The committed JSON form of schema.ts: loading it is much faster than building it with TypeBox.
+import homelabSchema from "../../schemas/homelab.schema.json" with { type: "json" };
 import { checkRules } from "./rules.ts";
 import { isCron } from "./cron.ts";
 
@@ -19,15 +21,18 @@ export interface LoadedConfig {
   readonly config: HomelabConfig;
   readonly warnings: readonly Diagnostic[];
   /** Where a key path sits in the file, for diagnostics raised after loading. */
-  readonly locate: (path: readonly (string | number)[]) => { line: number; col: number };
+  readonly locate: Locate;
 }
+
+/** Where a key path sits in the file; with `atKey`, the key itself rather than its value. */
+type Locate = (path: readonly (string | number)[], atKey?: boolean) => { line: number; col: number };
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 addFormats(ajv, ["ipv4", "ipv6"]);
 ajv.addFormat("cron", isCron);
 ajv.addFormat("timezone", isTimeZone);
 ajv.addKeyword({ keyword: "errorMessage", schemaType: "string" });
-const validateSchema = ajv.compile<HomelabConfig>(HomelabSchema);
+const validateSchema = ajv.compile<HomelabConfig>(homelabSchema);
 
 function isTimeZone(zone: string): boolean {
   try {
@@ -58,7 +63,8 @@ export function parseConfig(text: string, file = "homelab.yaml"): LoadedConfig {
     const { line, col } = lineCounter.linePos(offset);
     return { line, col };
   };
-  const locate = (path: readonly (string | number)[]) => locatePath(doc, path, at);
+  const locate: Locate = (path, atKey) =>
+    atKey && path.length > 0 ? locatePath(doc, path.slice(0, -1), at, String(path[path.length - 1])) : locatePath(doc, path, at);
 
   if (doc.errors.length > 0) {
     throw new UserError(
@@ -123,7 +129,7 @@ function locatePath(doc: Document, path: readonly (string | number)[], at: (offs
   return range ? at(range[0]) : { line: 1, col: 1 };
 }
 
-function schemaDiagnostics(errors: ErrorObject[], file: string, locate: LoadedConfig["locate"]): Diagnostic[] {
+function schemaDiagnostics(errors: ErrorObject[], file: string, locate: Locate): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const reportedValues = new Set<string>();
   for (const error of errors) {
@@ -135,11 +141,11 @@ function schemaDiagnostics(errors: ErrorObject[], file: string, locate: LoadedCo
     }
     if (error.keyword === "additionalProperties") {
       const key = (error.params as { additionalProperty: string }).additionalProperty;
-      const known = Object.keys((error.parentSchema as TSchema | undefined)?.properties ?? {});
+      const known = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
       const suggestion = closest(key, known);
       diagnostics.push({
         file,
-        ...locate([...path, key]),
+        ...locate([...path, key], true),
         path: formatPath([...path, key]),
         message: `unknown key "${key}"`,
         hint: suggestion ? `did you mean "${suggestion}"?` : known.length > 0 ? `expected one of: ${known.join(", ")}` : undefined,
@@ -203,7 +209,7 @@ function ownErrorMessage(error: ErrorObject): string | undefined {
 }
 
 function schemaAtPointer(schemaPath: string): unknown {
-  let node: unknown = HomelabSchema;
+  let node: unknown = homelabSchema;
   for (const segment of pointerToPath(schemaPath.replace(/^#/, ""))) {
     if (node === null || typeof node !== "object") return undefined;
     node = (node as Record<string | number, unknown>)[segment];

@@ -263,8 +263,6 @@ const GenericApp = section(
   { description: "Any Helm chart: the extension path.", required: ["chart"] },
 );
 
-export const presetKeys = ["gitea", "vaultwarden", "homeAssistant"] as const;
-
 const Apps = Type.Object(
   { gitea: Gitea, vaultwarden: Vaultwarden, homeAssistant: HomeAssistant },
   {
@@ -308,7 +306,6 @@ export const HomelabSchema = Type.Object(
 export type HomelabConfig = Static<typeof HomelabSchema>;
 export type NodeConfig = Static<typeof Node>;
 export type GenericAppConfig = Static<typeof GenericApp>;
-export type PresetKey = (typeof presetKeys)[number];
 
 /** True when the property schema was wrapped by optional(): absent stays absent. */
 export function isOptionalProperty(schema: TSchema): boolean {

@@ -1,7 +1,10 @@
 // Core Kubernetes objects the components share: namespaces, tree-owned volumes, ingresses,
 // LoadBalancer Services.
-import { Namespace, PersistentVolumeClaim, Service, type IServicePort } from "kubernetes-models/v1";
-import { Ingress } from "kubernetes-models/networking.k8s.io/v1";
+import { Namespace } from "kubernetes-models/v1/Namespace";
+import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
+import { Service } from "kubernetes-models/v1/Service";
+import type { IServicePort } from "kubernetes-models/v1/ServicePort";
+import { Ingress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
 import type { HomelabConfig } from "../config/schema.ts";
 
 export const BACKUP_GROUP = "homelab-backup";

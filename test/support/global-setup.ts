@@ -1,0 +1,5 @@
+import { ensureTools } from "./tools.ts";
+
+export default function setup(): void {
+  ensureTools();
+}

@@ -1,0 +1,273 @@
+// The tree from the reference config: golden files, the dependsOn graph, every object against
+// its schema, kustomize over every Flux Kustomization path, and the verified chart values.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { beforeAll, describe, expect, test } from "vitest";
+import { HelmRelease } from "@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2";
+import { Kustomization } from "@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1";
+import { HelmRepository, OCIRepository } from "@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1";
+import { PodMonitor, PrometheusRule, ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
+import { TLSOption } from "@kubernetes-models/traefik/traefik.io/v1alpha1";
+import { Namespace, PersistentVolumeClaim, Service } from "kubernetes-models/v1";
+import { Ingress, NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
+import { StorageClass } from "kubernetes-models/storage.k8s.io/v1";
+import { parse } from "yaml";
+import { catalog } from "../generator/catalog.ts";
+import { platformComponents } from "../generator/components/registry.ts";
+import { generate, render, type Rendered } from "../generator/generate.ts";
+import { kubectl } from "./support/tools.ts";
+import { minimalConfig, objectsOf, referenceConfigPath, renderText, tempRepo } from "./support/render.ts";
+
+const repoRoot = dirname(referenceConfigPath);
+let reference: Rendered;
+beforeAll(() => {
+  reference = render({ configPath: referenceConfigPath });
+});
+
+type Validating = new (data: any) => { validate(): void };
+const models: Record<string, Validating> = {
+  "v1/Namespace": Namespace,
+  "v1/PersistentVolumeClaim": PersistentVolumeClaim,
+  "v1/Service": Service,
+  "networking.k8s.io/v1/Ingress": Ingress,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
+  "storage.k8s.io/v1/StorageClass": StorageClass,
+  "helm.toolkit.fluxcd.io/v2/HelmRelease": HelmRelease,
+  "source.toolkit.fluxcd.io/v1/HelmRepository": HelmRepository,
+  "source.toolkit.fluxcd.io/v1/OCIRepository": OCIRepository,
+  "kustomize.toolkit.fluxcd.io/v1/Kustomization": Kustomization,
+  "monitoring.coreos.com/v1/PrometheusRule": PrometheusRule,
+  "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
+  "monitoring.coreos.com/v1/PodMonitor": PodMonitor,
+  "traefik.io/v1alpha1/TLSOption": TLSOption,
+};
+
+/** Custom resources without a model: the fields their CRDs require (facts from upstream sources). */
+const crdChecks: Record<string, (o: any) => void> = {
+  "kustomize.config.k8s.io/v1beta1/Kustomization": (o) => expect(Array.isArray(o.resources)).toBe(true),
+  "fluxcd.controlplane.io/v1/FluxInstance": (o) => {
+    expect(o.metadata.name).toBe("flux");
+    expect(o.spec.distribution).toMatchObject({ version: expect.any(String), registry: "ghcr.io/fluxcd" });
+    expect(o.spec.sync).toMatchObject({ kind: "GitRepository", ref: expect.stringMatching(/^refs\/heads\//), path: expect.any(String), url: expect.any(String) });
+  },
+  "helm.cattle.io/v1/HelmChartConfig": (o) => {
+    expect(o.metadata).toEqual({ name: "traefik", namespace: "kube-system" });
+    expect(typeof o.spec.valuesContent).toBe("string");
+  },
+  "longhorn.io/v1beta2/BackupTarget": (o) => {
+    expect(o.metadata.name).toBe("default");
+    expect(Object.keys(o.spec).sort()).toEqual(["backupTargetURL", "credentialSecret", "pollInterval"]);
+    expect(o.spec.pollInterval).toMatch(/^\d+s$/);
+  },
+  "longhorn.io/v1beta2/RecurringJob": (o) => {
+    expect(["snapshot", "backup"]).toContain(o.spec.task);
+    expect(o.spec.name).toBe(o.metadata.name);
+    expect(Number.isInteger(o.spec.retain) && Number.isInteger(o.spec.concurrency)).toBe(true);
+  },
+};
+
+/** Value keys that would hold a credential inline (they must come from a Secret instead). */
+function inlineCredentials(values: unknown, path = ""): string[] {
+  if (values === null || typeof values !== "object") return [];
+  return Object.entries(values).flatMap(([key, child]) =>
+    /^(password|adminPassword|secret_key|secretKey|token|clientSecret)$/i.test(key) && typeof child === "string"
+      ? [`${path}${key}`]
+      : inlineCredentials(child, `${path}${key}.`),
+  );
+}
+
+describe("the reference tree", () => {
+  test("matches the committed demo tree byte for byte (golden)", () => {
+    const differing = reference.files.filter((file) => {
+      try {
+        return readFileSync(join(repoRoot, file.path), "utf8") !== file.content;
+      } catch {
+        return true;
+      }
+    });
+    expect(differing.map((f) => f.path)).toEqual([]);
+  });
+
+  test("every object passes its schema (models where they exist, CRD facts otherwise)", () => {
+    const objects = objectsOf(reference.files);
+    expect(objects.length).toBeGreaterThan(40);
+    for (const { file, object } of objects) {
+      const key = `${object.apiVersion}/${object.kind}`;
+      const Model = models[key];
+      const check = crdChecks[key];
+      expect(Model ?? check, `${file}: no schema check for ${key}`).toBeDefined();
+      if (Model) expect(() => new Model(object).validate(), `${file}: ${key}`).not.toThrow();
+      else check?.(object);
+    }
+  });
+
+  test("the Flux Kustomizations: phase labels and the dependsOn edges", () => {
+    const kustomizations = objectsOf(reference.files).filter(({ object }) => object.apiVersion === "kustomize.toolkit.fluxcd.io/v1").map(({ object }) => object);
+    const edges = Object.fromEntries(kustomizations.map((k) => [k.metadata.name, (k.spec.dependsOn ?? []).map((d: { name: string }) => d.name)]));
+    const phases = Object.fromEntries(kustomizations.map((k) => [k.metadata.name, k.metadata.labels["homelab/phase"]]));
+    expect(phases).toEqual({
+      traefik: "1-cluster",
+      longhorn: "2-storage",
+      "longhorn-config": "2-storage",
+      "cert-manager": "3-network",
+      "traefik-tls": "3-network",
+      monitoring: "4-monitoring",
+      "monitoring-config": "4-monitoring",
+      authentik: "5-auth",
+      gitea: "6-apps",
+      vaultwarden: "6-apps",
+      "home-assistant": "6-apps",
+      minecraft: "7-extras",
+    });
+    expect(edges).toEqual({
+      traefik: [],
+      longhorn: [],
+      "longhorn-config": ["longhorn"],
+      "cert-manager": [],
+      "traefik-tls": ["traefik"],
+      monitoring: ["cert-manager", "longhorn", "traefik"],
+      "monitoring-config": ["monitoring"],
+      authentik: ["cert-manager", "longhorn", "traefik"],
+      gitea: ["cert-manager", "longhorn", "traefik"],
+      vaultwarden: ["cert-manager", "longhorn", "traefik"],
+      "home-assistant": ["cert-manager", "longhorn", "traefik"],
+      minecraft: ["longhorn"],
+    });
+    for (const k of kustomizations) {
+      expect(k.spec).toMatchObject({ wait: true, prune: true, sourceRef: { kind: "GitRepository", name: "flux-system" } });
+      expect(k.spec.timeout).toMatch(/^\d+m$/);
+    }
+  });
+
+  test("clusters/home/kustomization.yaml lists exactly what Flux applies", () => {
+    const list = parse(reference.files.find((f) => f.path === "clusters/home/kustomization.yaml")?.content ?? "");
+    const componentFiles = reference.files.filter((f) => /^clusters\/home\/[^/]+\.yaml$/.test(f.path) && !f.path.endsWith("kustomization.yaml")).map((f) => f.path.slice("clusters/home/".length));
+    expect(list?.resources).toEqual(["flux-system", ...componentFiles].sort());
+  });
+
+  test("FluxInstance syncs clusters/home from the in-cluster Gitea", () => {
+    const instance = objectsOf(reference.files).find(({ object }) => object.kind === "FluxInstance")?.object;
+    expect(instance?.spec.sync).toEqual({
+      kind: "GitRepository",
+      url: "http://gitea-http.gitea.svc.cluster.local:3000/homelab/gitops.git",
+      ref: "refs/heads/main",
+      path: "clusters/home",
+      pullSecret: "flux-gitea-auth",
+      interval: "1m",
+    });
+    expect(instance?.spec.distribution.version).toBe("2.9.4");
+  });
+
+  test("HelmReleases remediate, replace CRDs and detect drift; values carry no secrets", () => {
+    const releases = objectsOf(reference.files).filter(({ object }) => object.kind === "HelmRelease").map(({ object }) => object);
+    expect(releases.length).toBe(9);
+    for (const release of releases) {
+      expect(release.spec.install).toEqual({ crds: "CreateReplace", remediation: { retries: 3 } });
+      expect(release.spec.upgrade).toMatchObject({ crds: "CreateReplace", remediation: { retries: 3, strategy: "rollback" } });
+      expect(release.spec.driftDetection).toEqual({ mode: "enabled" });
+      expect(inlineCredentials(release.spec.values ?? {}), release.metadata.name).toEqual([]);
+    }
+  });
+
+  test("app data lives in tree-owned PVCs that pruning and Helm cannot delete", () => {
+    const pvcs = objectsOf(reference.files).filter(({ object }) => object.kind === "PersistentVolumeClaim").map(({ object }) => object);
+    expect(pvcs.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort()).toEqual([
+      "authentik/authentik-postgresql",
+      "gitea/gitea-data",
+      "gitea/gitea-postgresql",
+      "home-assistant/home-assistant-data",
+      "minecraft/minecraft-data",
+      "monitoring/grafana-data",
+      "vaultwarden/vaultwarden-data",
+    ]);
+    for (const pvc of pvcs) {
+      expect(pvc.metadata.annotations["kustomize.toolkit.fluxcd.io/prune"]).toBe("disabled");
+      expect(pvc.metadata.labels).toMatchObject({ "recurring-job.longhorn.io/source": "enabled", "recurring-job-group.longhorn.io/homelab-backup": "enabled" });
+      expect(pvc.spec.storageClassName).toBe("longhorn-encrypted");
+    }
+    const storageClass = objectsOf(reference.files).find(({ object }) => object.kind === "StorageClass")?.object;
+    expect(storageClass?.reclaimPolicy).toBe("Retain");
+  });
+
+  test("the image's k3s drop-in disables local-path and opens the metrics binds", () => {
+    const dropIn = reference.files.find((f) => f.path === "image/rootfs/etc/rancher/k3s/config.yaml.d/00-image.yaml")?.content ?? "";
+    expect(dropIn).toContain("- local-storage");
+    expect(dropIn).toContain("bind-address=0.0.0.0");
+  });
+
+  test("every ingress names the ClusterIssuer homelab-ca", () => {
+    const values = JSON.stringify(objectsOf(reference.files).filter(({ object }) => object.kind === "HelmRelease").map(({ object }) => object.spec.values));
+    const ingressCount = (values.match(/"cert-manager.io\/cluster-issuer":"homelab-ca"/g) ?? []).length;
+    expect(ingressCount).toBe(5); // grafana, authentik, gitea, vaultwarden, home-assistant
+  });
+});
+
+test("kubectl kustomize builds every Flux Kustomization path (reference and minimal configs)", () => {
+  for (const text of [readFileSync(referenceConfigPath, "utf8"), minimalConfig]) {
+    const { dir, configPath } = tempRepo(text);
+    const { files } = generate({ configPath });
+    const paths = objectsOf(files).filter(({ object }) => object.apiVersion === "kustomize.toolkit.fluxcd.io/v1").map(({ object }) => object.spec.path as string);
+    const rootSync = files.find((f) => /^clusters\/[^/]+\/kustomization\.yaml$/.test(f.path))!.path;
+    for (const path of [...paths, dirname(rootSync)]) {
+      expect(() => execFileSync(kubectl, ["kustomize", join(dir, path)], { stdio: "pipe" }), path).not.toThrow();
+    }
+  }
+});
+
+test("homelab.minimal.yaml gives every phase 1–6 component and exactly one default StorageClass", () => {
+  const { files } = renderText(minimalConfig);
+  const objects = objectsOf(files).map(({ object }) => object);
+  const phases = new Set(objects.filter((o) => o.apiVersion === "kustomize.toolkit.fluxcd.io/v1").map((o) => o.metadata.labels["homelab/phase"]));
+  expect([...phases].sort()).toEqual(["1-cluster", "2-storage", "3-network", "4-monitoring", "5-auth", "6-apps"]);
+  const names = objects.filter((o) => o.kind === "HelmRelease").map((o) => o.metadata.name).sort();
+  expect(names).toEqual(["authentik", "cert-manager", "flux-operator", "gitea", "home-assistant", "kube-prometheus-stack", "longhorn", "vaultwarden"]);
+  const defaults = objects.filter((o) => o.kind === "StorageClass" && o.metadata.annotations?.["storageclass.kubernetes.io/is-default-class"] === "true");
+  const longhorn = objects.find((o) => o.kind === "HelmRelease" && o.metadata.name === "longhorn");
+  expect(defaults.length + (longhorn?.spec.values.persistence.defaultClass ? 1 : 0)).toBe(1);
+});
+
+test("without encryption the chart's own class is the one default", () => {
+  const { files } = renderText(`${minimalConfig}storage:\n  longhorn:\n    encryption: false\n`);
+  const objects = objectsOf(files).map(({ object }) => object);
+  expect(objects.filter((o) => o.kind === "StorageClass")).toEqual([]);
+  const longhorn = objects.find((o) => o.kind === "HelmRelease" && o.metadata.name === "longhorn");
+  expect(longhorn?.spec.values.persistence).toEqual({ defaultClass: true, defaultClassReplicaCount: 1, reclaimPolicy: "Retain" });
+});
+
+describe("chart values", () => {
+  /** Leaf paths of a values object; a key containing "." is escaped as in the verified lists. */
+  function valuePaths(values: unknown, prefix = ""): string[] {
+    if (values === null || typeof values !== "object" || Array.isArray(values)) return [prefix];
+    return Object.entries(values).flatMap(([key, child]) => valuePaths(child, `${prefix ? `${prefix}.` : ""}${key.replace(/\./g, "\\.")}`));
+  }
+
+  test("every value path a platform component sets was verified against its pinned chart", () => {
+    for (const text of [readFileSync(referenceConfigPath, "utf8"), minimalConfig]) {
+      const releases = objectsOf(renderText(text).files).filter(({ object }) => object.kind === "HelmRelease").map(({ object }) => object);
+      for (const component of platformComponents) {
+        for (const verified of component.verifiedValues ?? []) {
+          const release = releases.find((r) => r.metadata.name === verified.release);
+          if (!release) continue;
+          for (const path of valuePaths(release.spec.values ?? {})) {
+            const covered = verified.paths.some((p) => path === p || path.startsWith(`${p}.`));
+            expect(covered, `${verified.release}: ${path} is not on the verified list`).toBe(true);
+          }
+        }
+      }
+    }
+  });
+
+  test("verified lists name the catalog's chart versions (a bump needs a new check)", () => {
+    const versions: Record<string, string> = {
+      authentik: catalog.charts.authentik.version,
+      gitea: catalog.charts.gitea.version,
+      vaultwarden: catalog.charts.vaultwarden.version,
+      "home-assistant": catalog.charts.homeAssistant.version,
+      "kube-prometheus-stack": catalog.charts.kubePrometheusStack.version,
+    };
+    for (const component of platformComponents) {
+      for (const verified of component.verifiedValues ?? []) expect(verified.chartVersion).toBe(versions[verified.release]);
+    }
+  });
+});
