@@ -1,0 +1,81 @@
+// The dependency graph: dependsOn derived from needs → provides, and the rules that fail
+// generation (an unresolved need, a later-phase dependency, a cycle, a capability twice).
+import { describe, expect, test } from "vitest";
+import { parseConfig } from "../generator/config/load.ts";
+import { plan, GraphError } from "../generator/plan.ts";
+import type { Component, Phase, Unit } from "../generator/components/types.ts";
+import { namespace } from "../generator/render/kube.ts";
+import { minimalConfig } from "./support/render.ts";
+
+const { config } = parseConfig(minimalConfig);
+
+function component(name: string, phase: Phase, unit: Partial<Unit> = {}): Component {
+  return {
+    name,
+    phase,
+    enabled: () => true,
+    render: () => ({ units: [{ name, path: `apps/${name}`, files: { namespace: [namespace(name)] }, ...unit }] }),
+  };
+}
+
+function graphError(components: Component[]): string {
+  try {
+    plan(config, components);
+  } catch (error) {
+    expect(error).toBeInstanceOf(GraphError);
+    return (error as GraphError).message;
+  }
+  throw new Error("expected the graph to be rejected");
+}
+
+describe("dependsOn", () => {
+  test("is derived from needs → provides, sorted, without duplicates", () => {
+    const planned = plan(config, [
+      component("storage", 2, { provides: ["storage"] }),
+      component("certs", 3, { provides: ["certificates"] }),
+      component("app", 6, { needs: ["storage", "certificates", "storage"] }),
+    ]);
+    expect(planned.units.find((u) => u.name === "app")?.dependsOn).toEqual(["certs", "storage"]);
+  });
+
+  test("a need met inside the same phase is allowed", () => {
+    const planned = plan(config, [component("a", 6, { provides: ["x"] }), component("b", 6, { needs: ["x"] })]);
+    expect(planned.units.find((u) => u.name === "b")?.dependsOn).toEqual(["a"]);
+  });
+
+  test("root units (applied by the FluxInstance itself) are not dependsOn targets", () => {
+    const planned = plan(config, [component("flux", 1, { provides: ["flux"], root: true }), component("app", 6, { needs: ["flux"] })]);
+    expect(planned.units.find((u) => u.name === "app")?.dependsOn).toEqual([]);
+  });
+
+  test("units are ordered by phase, then name", () => {
+    const planned = plan(config, [component("z", 2), component("b", 7), component("a", 2)]);
+    expect(planned.units.map((u) => u.name)).toEqual(["a", "z", "b"]);
+  });
+});
+
+describe("generation fails on", () => {
+  test("a need nobody provides", () => {
+    expect(graphError([component("app", 6, { needs: ["database"] })])).toContain('app needs "database", which no deployed component provides');
+  });
+
+  test("a dependency on a later phase", () => {
+    expect(graphError([component("early", 2, { needs: ["sso"] }), component("late", 5, { provides: ["sso"] })])).toContain(
+      'early (phase 2) needs "sso" from late, a later phase (5)',
+    );
+  });
+
+  test("a cycle", () => {
+    expect(graphError([component("a", 6, { needs: ["b"], provides: ["a"] }), component("b", 6, { needs: ["a"], provides: ["b"] })])).toMatch(
+      /dependency cycle: (a → b → a|b → a → b)/,
+    );
+  });
+
+  test("a capability provided twice, or two units with one name or folder", () => {
+    expect(graphError([component("a", 2, { provides: ["storage"] }), component("b", 2, { provides: ["storage"] })])).toContain(
+      '"storage" is provided by both a and b',
+    );
+    expect(graphError([component("a", 2), component("a", 3)])).toContain('two Flux Kustomizations are named "a"');
+    expect(graphError([component("a", 2, { path: "apps/x" }), component("b", 3, { path: "apps/x" })])).toContain("b and a both write apps/x");
+  });
+});
