@@ -111,3 +111,10 @@ test("schemas/homelab.schema.json is current (run `npm run schema` after changin
   const committed = readFileSync(join(import.meta.dirname, "..", "schemas", "homelab.schema.json"), "utf8");
   expect(committed).toBe(schemaJson());
 });
+
+test("a Helm app name longer than a Helm release name may be", () => {
+  const name = "a".repeat(54);
+  expect(errorOf(withApps(`  ${name}:\n    chart: {repository: https://x.io, name: mc, version: 1.0.0}\n`))).toContain(
+    `apps.${name}: app name "${name}" is longer than 53 characters`,
+  );
+});

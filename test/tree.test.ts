@@ -186,6 +186,11 @@ describe("the reference tree", () => {
       expect(pvc.metadata.labels).toMatchObject({ "recurring-job.longhorn.io/source": "enabled", "recurring-job-group.longhorn.io/homelab-backup": "enabled" });
       expect(pvc.spec.storageClassName).toBe("longhorn-encrypted");
     }
+    // Deleting a namespace deletes its claims: namespaces holding data are never pruned.
+    for (const ns of new Set(pvcs.map((p) => p.metadata.namespace))) {
+      const object = objectsOf(reference.files).find(({ object }) => object.kind === "Namespace" && object.metadata.name === ns)?.object;
+      expect(object?.metadata.annotations?.["kustomize.toolkit.fluxcd.io/prune"], ns).toBe("disabled");
+    }
     const storageClass = objectsOf(reference.files).find(({ object }) => object.kind === "StorageClass")?.object;
     expect(storageClass?.reclaimPolicy).toBe("Retain");
   });

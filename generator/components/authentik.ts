@@ -41,7 +41,7 @@ export const authentik: Component = {
           path: "infrastructure/authentik",
           timeout: "15m",
           files: {
-            namespace: [namespace("authentik")],
+            namespace: [namespace("authentik", { holdsData: true })],
             volume: [dataVolume(config, { name: "authentik-postgresql", namespace: "authentik", size: settings.storage })],
             release: helmRelease({
               name: "authentik",

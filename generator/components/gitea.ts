@@ -59,7 +59,7 @@ export const gitea: Component = {
           path: "apps/gitea",
           timeout: "15m",
           files: {
-            namespace: [namespace("gitea")],
+            namespace: [namespace("gitea", { holdsData: true })],
             volume: [
               dataVolume(config, { name: "gitea-data", namespace: "gitea", size: settings.storage.size }),
               dataVolume(config, { name: "gitea-postgresql", namespace: "gitea", size: "8Gi" }),

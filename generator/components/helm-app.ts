@@ -24,7 +24,7 @@ export function helmApp(name: string, app: GenericAppConfig): Component {
       const claim = `${name}-data`;
       const values = app.storage ? withValue(app.values, app.storage.claimValue, claim) : app.values;
       const files: Record<string, KubeObject[]> = {
-        namespace: [namespace(ns)],
+        namespace: [namespace(ns, { holdsData: app.storage !== undefined })],
         release: helmRelease({ name, namespace: ns, chart: { repository: app.chart.repository, chart: app.chart.name, version: app.chart.version }, values }),
       };
       const needs: string[] = [];

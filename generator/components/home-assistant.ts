@@ -40,7 +40,7 @@ export const homeAssistant: Component = {
           name: "home-assistant",
           path: "apps/home-assistant",
           files: {
-            namespace: [namespace("home-assistant")],
+            namespace: [namespace("home-assistant", { holdsData: true })],
             volume: [dataVolume(config, { name: "home-assistant-data", namespace: "home-assistant", size: settings.storage.size })],
             release: helmRelease({
               name: "home-assistant",

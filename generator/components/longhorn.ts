@@ -95,7 +95,7 @@ export const longhorn: Component = {
           path: "infrastructure/longhorn",
           timeout: "15m",
           files: {
-            namespace: [namespace(LONGHORN_NAMESPACE, { "pod-security.kubernetes.io/enforce": "privileged" })],
+            namespace: [namespace(LONGHORN_NAMESPACE, { labels: { "pod-security.kubernetes.io/enforce": "privileged" } })],
             release,
             ...(settings.encryption ? { "storage-class": [encryptedStorageClass(config)] } : {}),
           },

@@ -194,7 +194,7 @@ export const monitoring: Component = {
           path: "infrastructure/monitoring",
           timeout: "15m",
           files: {
-            namespace: [namespace("monitoring", { "pod-security.kubernetes.io/enforce": "privileged" })],
+            namespace: [namespace("monitoring", { labels: { "pod-security.kubernetes.io/enforce": "privileged" }, holdsData: true })],
             volume: [dataVolume(config, { name: "grafana-data", namespace: "monitoring", size: "2Gi" })],
             release: helmRelease({
               name: "kube-prometheus-stack",

@@ -41,7 +41,7 @@ export const vaultwarden: Component = {
           name: "vaultwarden",
           path: "apps/vaultwarden",
           files: {
-            namespace: [namespace("vaultwarden")],
+            namespace: [namespace("vaultwarden", { holdsData: true })],
             volume: [dataVolume(config, { name: "vaultwarden-data", namespace: "vaultwarden", size: settings.storage.size })],
             release: helmRelease({
               name: "vaultwarden",

@@ -94,12 +94,17 @@ export function checkRules(config: HomelabConfig, report: Report): { errors: Dia
       error(path, `app name "${name}" is not a DNS label`, preset ? `did you mean the preset "${preset}"?` : "use lowercase letters, digits and '-'");
       continue;
     }
+    // Helm release names stop at 53 characters.
+    if (name.length > 53) error(path, `app name "${name}" is longer than 53 characters, the limit of Helm release names`, "choose a shorter name");
     if (reservedNames.has(name) || reservedNames.has(app.namespace ?? name)) {
       error(app.namespace && reservedNames.has(app.namespace) ? [...path, "namespace"] : path, `"${app.namespace ?? name}" is used by the platform itself`, "choose another name");
     }
     if (app.host) claimHost(hosts, app.host.name, [...path, "host", "name"], error);
     if (app.expose) {
       if (app.expose.tcp === undefined && app.expose.udp === undefined) error([...path, "expose"], "expected tcp or udp (or both)");
+      if (app.expose.tcp !== undefined && app.expose.udp !== undefined && app.expose.targetPort !== undefined && app.expose.tcp !== app.expose.udp) {
+        error([...path, "expose", "targetPort"], "targetPort applies to both ports, but tcp and udp differ", "leave targetPort out, or expose both on the same port number");
+      }
       for (const protocol of ["tcp", "udp"] as const) {
         const port = app.expose[protocol];
         if (port === undefined) continue;

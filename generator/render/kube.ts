@@ -16,8 +16,18 @@ export function defaultStorageClass(config: HomelabConfig): string {
   return config.storage.longhorn.encryption ? "longhorn-encrypted" : "longhorn";
 }
 
-export function namespace(name: string, labels: Record<string, string> = {}): Namespace {
-  return new Namespace({ metadata: { name, ...(Object.keys(labels).length > 0 ? { labels } : {}) } });
+/**
+ * A namespace; one that holds tree-owned volumes is never pruned, because deleting a
+ * namespace deletes the claims in it and the data could not be found again.
+ */
+export function namespace(name: string, options: { labels?: Record<string, string>; holdsData?: boolean } = {}): Namespace {
+  return new Namespace({
+    metadata: {
+      name,
+      ...(options.labels ? { labels: options.labels } : {}),
+      ...(options.holdsData ? { annotations: { "kustomize.toolkit.fluxcd.io/prune": "disabled" } } : {}),
+    },
+  });
 }
 
 /**
