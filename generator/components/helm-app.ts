@@ -25,7 +25,8 @@ export function helmApp(name: string, app: GenericAppConfig): Component {
       const values = app.storage ? withValue(app.values, app.storage.claimValue, claim) : app.values;
       const files: Record<string, KubeObject[]> = {
         namespace: [namespace(ns, { holdsData: app.storage !== undefined })],
-        release: helmRelease({ name, namespace: ns, chart: { repository: app.chart.repository, chart: app.chart.name, version: app.chart.version }, values }),
+        // The source is named after the app: chart names may hold characters object names may not.
+        release: helmRelease({ name, namespace: ns, chart: { repository: app.chart.repository, chart: app.chart.name, version: app.chart.version }, sourceName: name, values }),
       };
       const needs: string[] = [];
       if (app.storage) {

@@ -12,6 +12,8 @@ type Report = (path: Path, message: string, hint?: string) => Diagnostic;
 const reservedNames = new Set([
   "default", "kube-system", "kube-public", "kube-node-lease", "flux-system", "traefik", "longhorn", "longhorn-system",
   "cert-manager", "step-ca", "monitoring", "authentik", "gitea", "vaultwarden", "home-assistant", "nvidia", "cluster",
+  // Flux Kustomizations of the platform that are not namespaces.
+  "k3s", "longhorn-config", "monitoring-config", "traefik-tls", "flux",
 ]);
 
 /** Ports the node itself serves; a LoadBalancer Service cannot take them. */

@@ -17,6 +17,8 @@ export interface ReleaseOptions {
   readonly name: string;
   readonly namespace: string;
   readonly chart: ChartSource;
+  /** Name of the chart source object; default: the chart's name. */
+  readonly sourceName?: string;
   readonly values?: Record<string, unknown>;
   /** Secrets or ConfigMaps merged into the values (credentials never go inline). */
   readonly valuesFrom?: ValuesFrom;
@@ -26,11 +28,12 @@ export interface ReleaseOptions {
 /** The chart's source (HelmRepository or OCIRepository) and the HelmRelease that installs it. */
 export function helmRelease(options: ReleaseOptions): KubeObject[] {
   const { name, namespace, chart } = options;
+  const sourceName = options.sourceName ?? chart.chart;
   const version = `${chart.versionPrefix ?? ""}${chart.version}`;
   const oci = chart.repository.startsWith("oci://");
   const source = oci
     ? new OCIRepository({
-        metadata: { name: chart.chart, namespace },
+        metadata: { name: sourceName, namespace },
         spec: {
           interval: "12h",
           url: `${chart.repository.replace(/\/$/, "")}/${chart.chart}`,
@@ -39,7 +42,7 @@ export function helmRelease(options: ReleaseOptions): KubeObject[] {
         },
       })
     : new HelmRepository({
-        metadata: { name: chart.chart, namespace },
+        metadata: { name: sourceName, namespace },
         spec: { interval: "12h", url: chart.repository },
       });
   const release = new HelmRelease({
@@ -48,8 +51,8 @@ export function helmRelease(options: ReleaseOptions): KubeObject[] {
       interval: "30m",
       timeout: options.timeout ?? "10m",
       ...(oci
-        ? { chartRef: { kind: "OCIRepository", name: chart.chart } }
-        : { chart: { spec: { chart: chart.chart, version, sourceRef: { kind: "HelmRepository", name: chart.chart }, interval: "12h" } } }),
+        ? { chartRef: { kind: "OCIRepository", name: sourceName } }
+        : { chart: { spec: { chart: chart.chart, version, sourceRef: { kind: "HelmRepository", name: sourceName }, interval: "12h" } } }),
       install: { crds: "CreateReplace", remediation: { retries: 3 } },
       upgrade: { crds: "CreateReplace", cleanupOnFail: true, remediation: { retries: 3, strategy: "rollback" } },
       driftDetection: { mode: "enabled" },
