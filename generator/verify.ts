@@ -5,6 +5,7 @@ import type { Plan } from "./plan.ts";
 import { plain } from "./render/yaml.ts";
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const DNS_1035_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** Go time.Duration as Flux parses intervals and timeouts. */
 const GO_DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
 const DURATION_KEYS = new Set(["interval", "retryInterval", "timeout"]);
@@ -30,6 +31,7 @@ export function verifyPlan(plan: Plan): void {
       for (const object of objects.map((o) => plain(o) as { kind: string; metadata?: { name?: string; namespace?: string }; spec?: unknown })) {
         const where = `${unit.path}/${file}.yaml: ${object.kind}/${object.metadata?.name ?? "?"}`;
         if (!object.metadata?.name || !DNS_SUBDOMAIN.test(object.metadata.name)) problems.push(`${where}: invalid name`);
+        if (object.kind === "Service" && object.metadata?.name && !DNS_1035_LABEL.test(object.metadata.name)) problems.push(`${where}: a Service name must start with a letter`);
         if (object.metadata?.namespace !== undefined && !DNS_SUBDOMAIN.test(object.metadata.namespace)) problems.push(`${where}: invalid namespace`);
         problemsIn(object.spec, `${where} spec`, problems);
       }

@@ -81,6 +81,7 @@ describe("errors name file:line:col, the key path and what was expected", () => 
     ["port taken by the node", withApps("  web:\n    chart: {repository: https://x.io, name: mc, version: 1.0.0}\n    expose: {tcp: 443}\n"), "apps.web.expose.tcp: TCP port 443 is already taken by Traefik (HTTPS)"],
     ["host used twice", withApps("  web:\n    chart: {repository: https://x.io, name: mc, version: 1.0.0}\n    host: {name: git, service: web, port: 80}\n"), 'apps.web.host.name: host "git" is already served by apps.gitea.host'],
     ["timezone", minimalConfig.replace("  domain: home.arpa\n", "  domain: home.arpa\n  timezone: Mars/Olympus\n"), 'homelab.yaml:4:13: cluster.timezone: expected an IANA time zone such as Europe/Amsterdam, got "Mars/Olympus"'],
+    ["merge key in values", withApps("  mc:\n    chart: {repository: https://x.io, name: mc, version: 1.0.0}\n    values: {a: {\"<<\": 1}}\n"), 'homelab.yaml:10:24: apps.mc.values.a.<<: a values key "<<" is read as a YAML merge key'],
     ["YAML syntax", "cluster: [\n", "homelab.yaml:2:1: invalid YAML"],
   ])("%s", (_name, text, expected) => {
     expect(errorOf(text)).toContain(expected);
@@ -105,6 +106,11 @@ describe("warnings for risky but legal choices", () => {
     const { warnings } = parseConfig(minimalConfig.replace("  domain: home.arpa\n", "  domain: home.arpa\n  nodes:\n    - {name: a}\n"));
     expect(warnings.some((w) => w.message.includes("control-plane metrics") && w.message.includes("no address for a"))).toBe(true);
   });
+});
+
+test("the editor schema requires only what the user must write", () => {
+  const committed = JSON.parse(schemaJson()) as { required: string[] };
+  expect(committed.required).toEqual(["cluster", "secrets"]);
 });
 
 test("schemas/homelab.schema.json is current (run `npm run schema` after changing the config definition)", () => {

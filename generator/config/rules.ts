@@ -9,7 +9,7 @@ type Path = (string | number)[];
 type Report = (path: Path, message: string, hint?: string) => Diagnostic;
 
 /** Names the platform uses for its own namespaces and Flux Kustomizations. */
-const reservedNames = new Set([
+export const reservedNames: ReadonlySet<string> = new Set([
   "default", "kube-system", "kube-public", "kube-node-lease", "flux-system", "traefik", "longhorn", "longhorn-system",
   "cert-manager", "step-ca", "monitoring", "authentik", "gitea", "vaultwarden", "home-assistant", "nvidia", "cluster",
   // Flux Kustomizations of the platform that are not namespaces.
@@ -96,6 +96,8 @@ export function checkRules(config: HomelabConfig, report: Report): { errors: Dia
       error(path, `app name "${name}" is not a DNS label`, preset ? `did you mean the preset "${preset}"?` : "use lowercase letters, digits and '-'");
       continue;
     }
+    // Service names (<app>-lb) must start with a letter.
+    if (!/^[a-z]/.test(name)) error(path, `app name "${name}" must start with a letter`, "Kubernetes Service names start with a letter");
     // Helm release names stop at 53 characters.
     if (name.length > 53) error(path, `app name "${name}" is longer than 53 characters, the limit of Helm release names`, "choose a shorter name");
     if (reservedNames.has(name) || reservedNames.has(app.namespace ?? name)) {
@@ -115,11 +117,28 @@ export function checkRules(config: HomelabConfig, report: Report): { errors: Dia
         else ports.set(`${protocol}/${port}`, `apps.${name}`);
       }
     }
+    const mergeKey = findKey(app.values, "<<");
+    if (mergeKey) {
+      error([...path, "values", ...mergeKey], 'a values key "<<" is read as a YAML merge key by kustomize, even quoted, and dropped', "rename the key");
+    }
+    const protoKey = findKey(app.values, "__proto__");
+    if (protoKey) error([...path, "values", ...protoKey], 'a values key "__proto__" cannot be carried into the HelmRelease', "rename the key");
     if (app.sso) {
       error([...path, "sso"], "SSO for Helm apps is not available in this version of the generator", "set sso: false; log in with the app's own accounts for now");
     }
   }
   return { errors, warnings };
+}
+
+/** The path to the first mapping key named `key`, at any depth. */
+function findKey(value: unknown, key: string): Path | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  for (const [name, child] of Object.entries(value)) {
+    if (name === key) return [Array.isArray(value) ? Number(name) : name];
+    const below = findKey(child, key);
+    if (below) return [Array.isArray(value) ? Number(name) : name, ...below];
+  }
+  return undefined;
 }
 
 function claimHost(hosts: Map<string, Path>, host: string, path: Path, error: (path: Path, message: string, hint?: string) => void) {

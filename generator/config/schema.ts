@@ -302,6 +302,9 @@ export const HomelabSchema = Type.Object(
   },
 );
 
+// Type.Object computes `required` from the non-optional properties; users must write only these.
+(HomelabSchema as { required?: string[] }).required = ["cluster", "secrets"];
+
 /** The config after defaults: every defaulted key is present. */
 export type HomelabConfig = Static<typeof HomelabSchema>;
 export type NodeConfig = Static<typeof Node>;

@@ -3,9 +3,9 @@
 // Goals (issue #2): reference ≤ 4× a bare npm run; 300 apps ≤ 3 s; 10× the apps ≤ 10× the
 // time; re-running writes 0 files.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { stringify, parse } from "yaml";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -52,13 +52,16 @@ const bare = timeMedian(["run", "-s", "bench:noop"]).ms;
 const rows: [string, number, string][] = [];
 const generateArgs = (config: string) => ["run", "-s", "generate", "--", "--config", config];
 
+const temporary: string[] = [];
 const reference = referenceRepo();
+temporary.push(dirname(reference));
 time(generateArgs(reference));
 const referenceRun = timeMedian(generateArgs(reference));
 rows.push(["reference config", referenceRun.ms, referenceRun.output.trim()]);
 let apps30 = 0;
 for (const count of [30, 300]) {
   const config = repoWithApps(count);
+  temporary.push(dirname(config));
   time(generateArgs(config));
   const run = timeMedian(generateArgs(config));
   if (count === 30) apps30 = run.ms;
@@ -72,3 +75,4 @@ for (const [name, ms, output] of rows) {
 const apps300 = rows[2]![1];
 console.log(`300 vs 30 apps: ${(apps300 / apps30).toFixed(2)}× the time for 10× the apps`);
 console.log(`goals: reference ≤ 4× bare: ${rows[0]![1] / bare <= 4 ? "met" : "MISSED"}; 300 apps ≤ 3 s: ${apps300 <= 3000 ? "met" : "MISSED"}; 10× apps ≤ 10× time: ${apps300 / apps30 <= 10 ? "met" : "MISSED"}`);
+for (const dir of temporary) rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 // Helpers shared by the suites: render a config string into a temporary repository.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
@@ -8,8 +8,16 @@ import type { GeneratedFile } from "../../generator/writer.ts";
 
 export const referenceConfigPath = join(import.meta.dirname, "..", "..", "homelab.yaml");
 
+const created: string[] = [];
+
+/** Removes the temporary repositories this test file made (registered in vitest.config.ts). */
+export function removeTempRepos(): void {
+  for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 export function tempRepo(configText: string): { dir: string; configPath: string } {
   const dir = mkdtempSync(join(tmpdir(), "homelab-test-"));
+  created.push(dir);
   const configPath = join(dir, "homelab.yaml");
   writeFileSync(configPath, configText);
   return { dir, configPath };

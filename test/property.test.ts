@@ -1,0 +1,213 @@
+// Property tests: configs drawn from the JSON Schema (test/support/config-arbitrary.ts) either
+// render a tree that keeps the phase/dependsOn/StorageClass rules or are rejected with a
+// homelab.yaml position; broken configs are always rejected as UserError, and nothing is
+// written. Fixed seed: a failure reproduces on every machine.
+import { execFileSync } from "node:child_process";
+import { readdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import fc from "fast-check";
+import { generateIdentity, identityToRecipient } from "age-encryption";
+import { beforeAll, describe, expect, test } from "vitest";
+import { parseAllDocuments, stringify } from "yaml";
+import { presetKeys } from "../generator/config/presets.ts";
+import { UserError } from "../generator/errors.ts";
+import { generate, render } from "../generator/generate.ts";
+import type { GeneratedFile } from "../generator/writer.ts";
+import {
+  brokenHomelabConfig,
+  homelabJsonSchema,
+  keyUsage,
+  mutations,
+  schemaKeyPaths,
+  validHomelabConfig,
+  type Config,
+} from "./support/config-arbitrary.ts";
+import { minimalConfig, objectsOf, tempRepo } from "./support/render.ts";
+import { kubectl } from "./support/tools.ts";
+
+const SEED = 20261126;
+const VALID_RUNS = 350;
+const KUSTOMIZE_RUNS = 5;
+const BROKEN_RUNS = 500;
+
+const PHASES = ["1-cluster", "2-storage", "3-network", "4-monitoring", "5-auth", "6-apps", "7-extras"];
+const FLUX_KUSTOMIZATION = "kustomize.toolkit.fluxcd.io/v1";
+
+let ageRecipients: string[];
+beforeAll(async () => {
+  // The pattern alone cannot make an age key (bech32 checksum): real ones, plus the docs' key.
+  const generated = await Promise.all([1, 2, 3].map(async () => identityToRecipient(await generateIdentity())));
+  ageRecipients = ["age1lj27ds4e2q8rvjcr6nm6x0c270d08wnepxs9405xgh6tsnqgr4aqe7uvwk", ...generated];
+});
+
+/** A temporary repository holding homelab.yaml; removed after `use`. */
+function withRepo<T>(text: string, use: (repo: { dir: string; configPath: string }) => T): T {
+  const repo = tempRepo(text);
+  try {
+    return use(repo);
+  } finally {
+    rmSync(repo.dir, { recursive: true, force: true });
+  }
+}
+
+/** Every diagnostic of a rejection points into homelab.yaml at a line and column. */
+function expectLocated(error: UserError): void {
+  expect(error.message).toMatch(/homelab\.yaml:\d+:\d+/);
+  for (const d of error.diagnostics) {
+    expect(`${d.file}:${d.line}:${d.col}`, error.message).toMatch(/^homelab\.yaml:[1-9]\d*:[1-9]\d*$/);
+  }
+}
+
+/** What the schema itself would say: a generated valid config must never get these. */
+const schemaMessage = /^(missing required key |unknown key |expected .*, got |duplicate key |invalid YAML)/;
+
+/** The rules of the generated tree. */
+function checkTree(files: readonly GeneratedFile[], config: Config): void {
+  const clusterName = (config.cluster as Config).name as string;
+  const clusterDir = `clusters/${clusterName}`;
+  const objects = objectsOf(files);
+  const fluxKustomizations = objects.filter(({ object }) => object.kind === "Kustomization" && object.apiVersion === FLUX_KUSTOMIZATION);
+  expect(fluxKustomizations.length).toBeGreaterThan(0);
+  // They all live in clusters/<name>/*.yaml.
+  for (const { file } of fluxKustomizations) expect(dirname(file)).toBe(clusterDir);
+
+  const byName = new Map<string, Record<string, any>>();
+  for (const { object } of fluxKustomizations) {
+    expect(byName.has(object.metadata.name), `two Flux Kustomizations named ${object.metadata.name}`).toBe(false);
+    byName.set(object.metadata.name, object);
+  }
+  const folders = new Set(files.filter((f) => f.path.endsWith("/kustomization.yaml")).map((f) => dirname(f.path)));
+  for (const [name, k] of byName) {
+    const phase = PHASES.indexOf(k.metadata.labels?.["homelab/phase"]);
+    expect(phase, `${name}: homelab/phase ${k.metadata.labels?.["homelab/phase"]}`).toBeGreaterThanOrEqual(0);
+    for (const { name: dependency } of k.spec.dependsOn ?? []) {
+      const target = byName.get(dependency);
+      expect(target, `${name} dependsOn ${dependency}, which does not exist`).toBeDefined();
+      const targetPhase = PHASES.indexOf(target?.metadata.labels?.["homelab/phase"]);
+      expect(targetPhase, `${name} (${PHASES[phase]}) dependsOn ${dependency} (${PHASES[targetPhase]})`).toBeLessThanOrEqual(phase);
+    }
+    expect(folders.has(String(k.spec.path).replace(/^\.\//, "")), `${name}: ${k.spec.path} has no kustomization.yaml`).toBe(true);
+  }
+
+  // Every Helm app is a Flux Kustomization of its own, in the phase it asked for.
+  const apps = (config.apps ?? {}) as Record<string, Config>;
+  for (const [name, app] of Object.entries(apps)) {
+    if ((presetKeys as readonly string[]).includes(name)) continue;
+    expect(byName.get(name)?.metadata.labels["homelab/phase"], `apps.${name}`).toBe(app.phase === 6 ? "6-apps" : "7-extras");
+  }
+
+  // Exactly one default StorageClass: the encrypted class, or (without encryption) the chart's own.
+  const defaultClasses = objects.filter(
+    ({ object }) => object.kind === "StorageClass" && object.metadata.annotations?.["storageclass.kubernetes.io/is-default-class"] === "true",
+  );
+  const longhorn = objects.find(({ object }) => object.kind === "HelmRelease" && object.metadata.name === "longhorn")?.object;
+  const chartDefault = longhorn?.spec.values?.persistence?.defaultClass === true;
+  expect(defaultClasses.length + (chartDefault ? 1 : 0), "default StorageClass sources").toBe(1);
+  const encryption = ((config.storage as Config | undefined)?.longhorn as Config | undefined)?.encryption ?? true;
+  if (encryption) expect(defaultClasses[0]?.object.metadata.name).toBe("longhorn-encrypted");
+  else expect(chartDefault).toBe(true);
+}
+
+describe("valid configs (drawn from the JSON Schema)", () => {
+  test("render a tree that keeps the rules, or are rejected by a cross-field rule with a homelab.yaml position", () => {
+    const valid = validHomelabConfig({ ageRecipients });
+    let rendered = 0;
+    const rejections = new Map<string, number>();
+    const present = new Set<string>();
+    const absent = new Set<string>();
+    fc.assert(
+      fc.property(valid, (config) => {
+        const usage = keyUsage(config, homelabJsonSchema);
+        for (const path of usage.present) present.add(path);
+        for (const path of usage.absent) absent.add(path);
+        withRepo(stringify(config), ({ configPath }) => {
+          let files: GeneratedFile[];
+          try {
+            files = render({ configPath }).files;
+          } catch (error) {
+            if (!(error instanceof UserError)) throw error;
+            expectLocated(error);
+            for (const d of error.diagnostics) expect(d.message, "a schema error: the arbitrary drew an invalid config").not.toMatch(schemaMessage);
+            const reason = `${error.diagnostics[0]?.path.replace(/^apps\.[^.]+/, "apps.<app>")}: ${error.diagnostics[0]?.message.replace(/"[^"]*"/g, '"…"')}`;
+            rejections.set(reason, (rejections.get(reason) ?? 0) + 1);
+            return;
+          }
+          rendered++;
+          checkTree(files, config);
+        });
+      }),
+      { seed: SEED, numRuns: VALID_RUNS },
+    );
+    const rejected = [...rejections.values()].reduce((a, b) => a + b, 0);
+    expect(rendered / (rendered + rejected), `rejections: ${JSON.stringify(Object.fromEntries(rejections), null, 2)}`).toBeGreaterThanOrEqual(0.6);
+
+    // Every key of the schema was written at least once, and every optional one left out.
+    const keys = schemaKeyPaths(homelabJsonSchema);
+    expect(keys.filter((k) => !present.has(k.path)).map((k) => k.path)).toEqual([]);
+    expect(keys.filter((k) => k.optional && !k.path.endsWith(".*") && !absent.has(k.path)).map((k) => k.path)).toEqual([]);
+  });
+
+  test("kubectl kustomize builds every folder with a kustomization.yaml (a sample of written trees)", () => {
+    const valid = validHomelabConfig({ ageRecipients });
+    fc.assert(
+      fc.property(valid, (config) => {
+        withRepo(stringify(config), ({ dir, configPath }) => {
+          try {
+            generate({ configPath });
+          } catch (error) {
+            if (!(error instanceof UserError)) throw error;
+            fc.pre(false); // a rule rejection: draw another config
+            return;
+          }
+          const folders = readdirSync(dir, { recursive: true, encoding: "utf8" })
+            .filter((path) => path === "kustomization.yaml" || path.endsWith("/kustomization.yaml"))
+            .map((path) => join(dir, dirname(path)));
+          expect(folders.length).toBeGreaterThan(5);
+          for (const folder of folders) execFileSync(kubectl, ["kustomize", folder], { stdio: "pipe" });
+        });
+      }),
+      { seed: SEED, numRuns: KUSTOMIZE_RUNS },
+    );
+  });
+});
+
+describe("broken configs (a valid config and one mutation)", () => {
+  test("are rejected as UserError with a homelab.yaml position and no stack, and nothing is written", () => {
+    const broken = brokenHomelabConfig(validHomelabConfig({ ageRecipients }));
+    const seen = new Set<string>();
+    fc.assert(
+      fc.property(broken, ({ kind, mutation, text }) => {
+        seen.add(kind);
+        withRepo(text, ({ dir, configPath }) => {
+          let thrown: unknown;
+          try {
+            generate({ configPath });
+          } catch (error) {
+            thrown = error;
+          }
+          expect(thrown, `${mutation}: not rejected as UserError (${String(thrown)})`).toBeInstanceOf(UserError);
+          const message = (thrown as UserError).message;
+          expect(message).toMatch(/homelab\.yaml(:\d+:\d+)?/);
+          expect(message).not.toContain("    at ");
+          expect(readdirSync(dir)).toEqual(["homelab.yaml"]);
+        });
+      }),
+      { seed: SEED, numRuns: BROKEN_RUNS },
+    );
+    expect([...seen].sort()).toEqual(Object.keys(mutations).sort());
+  });
+});
+
+// Found by the properties: strings Go's YAML reads as numbers or merge keys must be quoted,
+// or kustomize (and Flux) cannot build the tree or change the values.
+describe("Helm value keys and values that Go YAML would not read as strings", () => {
+  test.each(["0o17", "-_1", "1_000", "0x1F", ".inf", "<"])("%j survives kustomize as a string key and value", (text) => {
+    const config = `${minimalConfig}apps:\n  demo:\n    chart:\n      repository: https://charts.example.com\n      name: demo\n      version: 1.0.0\n    values: ${JSON.stringify({ [text]: text })}\n`;
+    withRepo(config, ({ dir, configPath }) => {
+      generate({ configPath });
+      const built = execFileSync(kubectl, ["kustomize", join(dir, "apps/demo")], { encoding: "utf8" });
+      const release = parseAllDocuments(built).map((d) => d.toJS()).find((o) => o.kind === "HelmRelease");
+      expect(release.spec.values).toEqual({ [text]: text });
+    });
+  });
+});

@@ -1,0 +1,4 @@
+import { afterAll } from "vitest";
+import { removeTempRepos } from "./render.ts";
+
+afterAll(removeTempRepos);
