@@ -14,6 +14,8 @@ const installOrderTemplate = Handlebars.compile(
 # Install order
 
 Flux applies the components phase by phase; an arrow means "waits until it is Ready".
+\`flux-system\` (flux-operator and the FluxInstance) comes with the FluxInstance's own sync of
+\`{{clusterPath}}\`, which also creates every Flux Kustomization below.
 This diagram is generated from the \`dependsOn\` edges in \`{{clusterPath}}/\`.
 
 \`\`\`mermaid
@@ -42,7 +44,8 @@ flowchart LR
 const mermaidId = (name: string) => name.replace(/[^A-Za-z0-9]/g, "_");
 
 function installOrder(plan: Plan): GeneratedFile {
-  const units = plan.units.filter((u) => !u.root);
+  // Root units (flux-system) are applied by the FluxInstance's own sync, before everything else.
+  const units = plan.units;
   const grouped = Object.entries(phases)
     .map(([phase, label]) => ({
       id: `phase${phase}`,

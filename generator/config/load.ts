@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
-import addFormatsPlugin from "ajv-formats";
+import { isIPv4, isIPv6 } from "node:net";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { UserError, type Diagnostic } from "../errors.ts";
 import { closest } from "./did-you-mean.ts";
@@ -13,9 +13,6 @@ import { presetKeys } from "./presets.ts";
 import homelabSchema from "../../schemas/homelab.schema.json" with { type: "json" };
 import { checkRules } from "./rules.ts";
 import { isCron } from "./cron.ts";
-
-// ajv-formats is CommonJS with a default export under ESM interop.
-const addFormats = addFormatsPlugin as unknown as typeof addFormatsPlugin.default;
 
 export interface LoadedConfig {
   readonly config: HomelabConfig;
@@ -28,7 +25,8 @@ export interface LoadedConfig {
 type Locate = (path: readonly (string | number)[], atKey?: boolean) => { line: number; col: number };
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
-addFormats(ajv, ["ipv4", "ipv6"]);
+ajv.addFormat("ipv4", isIPv4);
+ajv.addFormat("ipv6", isIPv6);
 ajv.addFormat("cron", isCron);
 ajv.addFormat("timezone", isTimeZone);
 ajv.addKeyword({ keyword: "errorMessage", schemaType: "string" });
