@@ -3,7 +3,9 @@
 import { describe, expect, test } from "vitest";
 import { parseConfig } from "../generator/config/load.ts";
 import { plan, GraphError } from "../generator/plan.ts";
-import type { Component, Phase, Unit } from "../generator/components/types.ts";
+import type { Component, KubeObject, Phase, Unit } from "../generator/components/types.ts";
+import { UserError } from "../generator/errors.ts";
+import { verifyPlan } from "../generator/verify.ts";
 import { namespace } from "../generator/render/kube.ts";
 import { minimalConfig } from "./support/render.ts";
 
@@ -77,5 +79,39 @@ describe("generation fails on", () => {
     );
     expect(graphError([component("a", 2), component("a", 3)])).toContain('two Flux Kustomizations are named "a"');
     expect(graphError([component("a", 2, { path: "apps/x" }), component("b", 3, { path: "apps/x" })])).toContain("b and a both write apps/x");
+  });
+});
+
+describe("verify catches what the object schemas miss", () => {
+  test("a bad interval, a bad name and a Service name starting with a digit", () => {
+    const broken: Component = {
+      name: "broken",
+      phase: 7,
+      enabled: () => true,
+      render: () => ({
+        units: [
+          {
+            name: "broken",
+            path: "apps/broken",
+            files: {
+              objects: [
+                { apiVersion: "source.toolkit.fluxcd.io/v1", kind: "HelmRepository", metadata: { name: "Bad_Name", namespace: "x" }, spec: { interval: "5 minutes" } },
+                { apiVersion: "v1", kind: "Service", metadata: { name: "0-lb", namespace: "x" } },
+              ] as KubeObject[],
+            },
+          },
+        ],
+      }),
+    };
+    let message = "";
+    try {
+      verifyPlan(plan(config, [broken]));
+    } catch (error) {
+      expect(error).toBeInstanceOf(UserError);
+      message = (error as UserError).message;
+    }
+    expect(message).toContain("HelmRepository/Bad_Name: invalid name");
+    expect(message).toContain('interval: "5 minutes" is not a duration such as 10m');
+    expect(message).toContain("Service/0-lb: a Service name must start with a letter");
   });
 });

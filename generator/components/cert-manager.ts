@@ -1,6 +1,6 @@
 // Phase 3: cert-manager, which gives every ingress a certificate from the ClusterIssuer
 // homelab-ca, and Traefik's TLS defaults.
-import { TLSOption } from "@kubernetes-models/traefik/traefik.io/v1alpha1/TLSOption";
+import type { ITLSOption } from "@kubernetes-models/traefik/traefik.io/v1alpha1/TLSOption";
 import { catalog } from "../catalog.ts";
 import { helmRelease } from "../render/flux.ts";
 import { namespace } from "../render/kube.ts";
@@ -11,11 +11,13 @@ export const certManager: Component = {
   phase: 3,
   enabled: () => true,
   render({ config }): ComponentOutput {
-    const tlsDefaults = new TLSOption({
+    const tlsDefaults = {
+      apiVersion: "traefik.io/v1alpha1",
+      kind: "TLSOption",
       // Traefik applies the TLSOption named "default" to every router without its own.
       metadata: { name: "default", namespace: "kube-system" },
       spec: { minVersion: "VersionTLS12" },
-    });
+    } satisfies ITLSOption;
     return {
       units: [
         {

@@ -1,5 +1,5 @@
 // Phase 2: Longhorn, the only default StorageClass (Retain), snapshots and off-site backups.
-import { StorageClass } from "kubernetes-models/storage.k8s.io/v1/StorageClass";
+import type { IStorageClass } from "kubernetes-models/storage.k8s.io/v1/StorageClass";
 import { catalog } from "../catalog.ts";
 import type { HomelabConfig } from "../config/schema.ts";
 import type { LonghornBackupTarget, LonghornRecurringJob } from "../render/crds.ts";
@@ -17,14 +17,16 @@ export function replicaCount(config: HomelabConfig): number {
   return config.storage.longhorn.replicas ?? Math.min(3, config.cluster.nodes?.length ?? 1);
 }
 
-function encryptedStorageClass(config: HomelabConfig): StorageClass {
+function encryptedStorageClass(config: HomelabConfig): IStorageClass {
   const secretParameters = Object.fromEntries(
     ["provisioner", "node-publish", "node-stage", "node-expand"].flatMap((stage) => [
       [`csi.storage.k8s.io/${stage}-secret-name`, CRYPTO_SECRET],
       [`csi.storage.k8s.io/${stage}-secret-namespace`, LONGHORN_NAMESPACE],
     ]),
   );
-  return new StorageClass({
+  return {
+    apiVersion: "storage.k8s.io/v1",
+    kind: "StorageClass",
     metadata: { name: defaultStorageClass(config), annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
     provisioner: "driver.longhorn.io",
     allowVolumeExpansion: true,
@@ -38,7 +40,7 @@ function encryptedStorageClass(config: HomelabConfig): StorageClass {
       encrypted: "true",
       ...secretParameters,
     },
-  });
+  } satisfies IStorageClass;
 }
 
 function recurringJob(name: string, task: "snapshot" | "backup", schedule: { schedule: string; retain: number }, group: string): LonghornRecurringJob {

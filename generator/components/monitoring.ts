@@ -1,9 +1,9 @@
 // Phase 4: kube-prometheus-stack with Grafana, the k3s scrape fixes, the monitors that link
 // earlier phases (Longhorn, cert-manager, Flux) to Prometheus, and a homelab's alert rules.
-import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
-import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
-import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
-import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import type { IPodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
+import type { IPrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
+import type { IServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
+import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { catalog } from "../catalog.ts";
 import type { HomelabConfig } from "../config/schema.ts";
 import { helmRelease, FLUX_NAMESPACE } from "../render/flux.ts";
@@ -27,113 +27,124 @@ function controlPlaneScraping(config: HomelabConfig): Record<string, unknown> {
   };
 }
 
-const alertRules = (config: HomelabConfig) =>
-  new PrometheusRule({
-    metadata: { name: "homelab-alerts", namespace: "monitoring" },
-    spec: {
-      groups: [
-        {
-          name: "homelab.storage",
-          rules: [
-            {
-              alert: "LonghornVolumeDegraded",
-              expr: 'longhorn_volume_robustness{state="degraded"} == 1',
-              for: "10m",
-              labels: { severity: "warning" },
-              annotations: { summary: "Longhorn volume {{ $labels.volume }} is degraded: a replica is missing." },
-            },
-            {
-              alert: "LonghornVolumeFaulted",
-              expr: 'longhorn_volume_robustness{state="faulted"} == 1',
-              for: "2m",
-              labels: { severity: "critical" },
-              annotations: { summary: "Longhorn volume {{ $labels.volume }} is faulted: its data is unavailable." },
-            },
-            ...(config.storage.longhorn.backup
-              ? [
-                  {
-                    alert: "LonghornBackupFailed",
-                    expr: "longhorn_backup_state == 4",
-                    for: "5m",
-                    labels: { severity: "critical" },
-                    annotations: { summary: "Backup {{ $labels.backup }} of volume {{ $labels.volume }} failed." },
-                  },
-                ]
-              : []),
-            {
-              alert: "NodeDiskFilling",
-              expr: '(node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"} / node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs"}) < 0.15',
-              for: "30m",
-              labels: { severity: "warning" },
-              annotations: { summary: "{{ $labels.mountpoint }} on {{ $labels.instance }} has less than 15% free." },
-            },
-          ],
-        },
-        {
-          name: "homelab.certificates",
-          rules: [
-            {
-              alert: "CertificateExpiring",
-              // Certificates from step-ca live 24 h and renew 8 h before the end; 0 means not issued yet.
-              expr: "certmanager_certificate_expiration_timestamp_seconds > 0 and certmanager_certificate_expiration_timestamp_seconds - time() < 4 * 3600",
-              for: "10m",
-              labels: { severity: "warning" },
-              annotations: { summary: "Certificate {{ $labels.namespace }}/{{ $labels.name }} expires within 4 hours and was not renewed." },
-            },
-          ],
-        },
-        {
-          name: "homelab.flux",
-          rules: [
-            {
-              alert: "FluxReconciliationFailing",
-              expr: 'max by (exported_namespace, name, kind) (flux_resource_info{ready="False", suspended="False"}) == 1',
-              for: "15m",
-              labels: { severity: "warning" },
-              annotations: { summary: "Flux {{ $labels.kind }} {{ $labels.exported_namespace }}/{{ $labels.name }} has not been Ready for 15 minutes." },
-            },
-          ],
-        },
-      ],
-    },
-  });
+const alertRules = (config: HomelabConfig): IPrometheusRule => ({
+  apiVersion: "monitoring.coreos.com/v1",
+  kind: "PrometheusRule",
+  metadata: { name: "homelab-alerts", namespace: "monitoring" },
+  spec: {
+    groups: [
+      {
+        name: "homelab.storage",
+        rules: [
+          {
+            alert: "LonghornVolumeDegraded",
+            expr: 'longhorn_volume_robustness{state="degraded"} == 1',
+            for: "10m",
+            labels: { severity: "warning" },
+            annotations: { summary: "Longhorn volume {{ $labels.volume }} is degraded: a replica is missing." },
+          },
+          {
+            alert: "LonghornVolumeFaulted",
+            expr: 'longhorn_volume_robustness{state="faulted"} == 1',
+            for: "2m",
+            labels: { severity: "critical" },
+            annotations: { summary: "Longhorn volume {{ $labels.volume }} is faulted: its data is unavailable." },
+          },
+          ...(config.storage.longhorn.backup
+            ? [
+                {
+                  alert: "LonghornBackupFailed",
+                  expr: "longhorn_backup_state == 4",
+                  for: "5m",
+                  labels: { severity: "critical" },
+                  annotations: { summary: "Backup {{ $labels.backup }} of volume {{ $labels.volume }} failed." },
+                },
+              ]
+            : []),
+          {
+            alert: "NodeDiskFilling",
+            expr: '(node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"} / node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs"}) < 0.15',
+            for: "30m",
+            labels: { severity: "warning" },
+            annotations: { summary: "{{ $labels.mountpoint }} on {{ $labels.instance }} has less than 15% free." },
+          },
+        ],
+      },
+      {
+        name: "homelab.certificates",
+        rules: [
+          {
+            alert: "CertificateExpiring",
+            // Certificates from step-ca live 24 h and renew 8 h before the end; 0 means not issued yet.
+            expr: "certmanager_certificate_expiration_timestamp_seconds > 0 and certmanager_certificate_expiration_timestamp_seconds - time() < 4 * 3600",
+            for: "10m",
+            labels: { severity: "warning" },
+            annotations: { summary: "Certificate {{ $labels.namespace }}/{{ $labels.name }} expires within 4 hours and was not renewed." },
+          },
+        ],
+      },
+      {
+        name: "homelab.flux",
+        rules: [
+          {
+            alert: "FluxReconciliationFailing",
+            expr: 'max by (exported_namespace, name, kind) (flux_resource_info{ready="False", suspended="False"}) == 1',
+            for: "15m",
+            labels: { severity: "warning" },
+            annotations: { summary: "Flux {{ $labels.kind }} {{ $labels.exported_namespace }}/{{ $labels.name }} has not been Ready for 15 minutes." },
+          },
+        ],
+      },
+    ],
+  },
+});
 
 const monitors = () => [
-  new ServiceMonitor({
+  {
+    apiVersion: "monitoring.coreos.com/v1",
+    kind: "ServiceMonitor",
     metadata: { name: "longhorn", namespace: "monitoring" },
     spec: {
       namespaceSelector: { matchNames: [LONGHORN_NAMESPACE] },
       selector: { matchLabels: { app: "longhorn-manager" } },
       endpoints: [{ port: "manager" }],
     },
-  }),
-  new ServiceMonitor({
+  } satisfies IServiceMonitor,
+  {
+    apiVersion: "monitoring.coreos.com/v1",
+    kind: "ServiceMonitor",
     metadata: { name: "cert-manager", namespace: "monitoring" },
     spec: {
       namespaceSelector: { matchNames: ["cert-manager"] },
       selector: { matchLabels: { "app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/component": "controller" } },
       endpoints: [{ port: "http-metrics" }],
     },
-  }),
+  } satisfies IServiceMonitor,
   // flux-operator reports every Flux object's readiness as flux_resource_info.
-  new ServiceMonitor({
+  {
+    apiVersion: "monitoring.coreos.com/v1",
+    kind: "ServiceMonitor",
     metadata: { name: "flux-operator", namespace: "monitoring" },
     spec: {
       namespaceSelector: { matchNames: [FLUX_NAMESPACE] },
       selector: { matchLabels: { "app.kubernetes.io/name": "flux-operator" } },
       endpoints: [{ port: "http" }],
     },
-  }),
-  new PodMonitor({
+  } satisfies IServiceMonitor,
+  {
+    apiVersion: "monitoring.coreos.com/v1",
+    kind: "PodMonitor",
     metadata: { name: "flux-controllers", namespace: "monitoring" },
     spec: {
       namespaceSelector: { matchNames: [FLUX_NAMESPACE] },
       selector: { matchExpressions: [{ key: "app", operator: "In", values: ["source-controller", "kustomize-controller", "helm-controller", "notification-controller"] }] },
       podMetricsEndpoints: [{ port: "http-prom" }],
     },
-  }),
+  } satisfies IPodMonitor,
   // Longhorn 1.12 admits only its own pods to the manager unless a policy says otherwise.
-  new NetworkPolicy({
+  {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
     metadata: { name: "allow-prometheus-scrape", namespace: LONGHORN_NAMESPACE },
     spec: {
       podSelector: { matchLabels: { app: "longhorn-manager" } },
@@ -145,7 +156,7 @@ const monitors = () => [
         },
       ],
     },
-  }),
+  } satisfies INetworkPolicy,
 ];
 
 export const monitoring: Component = {

@@ -1,10 +1,10 @@
 // Core Kubernetes objects the components share: namespaces, tree-owned volumes, ingresses,
 // LoadBalancer Services.
-import { Namespace } from "kubernetes-models/v1/Namespace";
-import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
-import { Service } from "kubernetes-models/v1/Service";
+import type { INamespace } from "kubernetes-models/v1/Namespace";
+import type { IPersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
+import type { IService } from "kubernetes-models/v1/Service";
 import type { IServicePort } from "kubernetes-models/v1/ServicePort";
-import { Ingress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
+import type { IIngress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
 import type { HomelabConfig } from "../config/schema.ts";
 
 export const BACKUP_GROUP = "homelab-backup";
@@ -20,14 +20,16 @@ export function defaultStorageClass(config: HomelabConfig): string {
  * A namespace; one that holds tree-owned volumes is never pruned, because deleting a
  * namespace deletes the claims in it and the data could not be found again.
  */
-export function namespace(name: string, options: { labels?: Record<string, string>; holdsData?: boolean } = {}): Namespace {
-  return new Namespace({
+export function namespace(name: string, options: { labels?: Record<string, string>; holdsData?: boolean } = {}): INamespace {
+  return {
+    apiVersion: "v1",
+    kind: "Namespace",
     metadata: {
       name,
       ...(options.labels ? { labels: options.labels } : {}),
       ...(options.holdsData ? { annotations: { "kustomize.toolkit.fluxcd.io/prune": "disabled" } } : {}),
     },
-  });
+  } satisfies INamespace;
 }
 
 /**
@@ -35,8 +37,10 @@ export function namespace(name: string, options: { labels?: Record<string, strin
  * takes its recurring-job groups from the PVC (the source label), so it is snapshotted and,
  * with backups configured, backed up off-site.
  */
-export function dataVolume(config: HomelabConfig, options: { name: string; namespace: string; size: string }): PersistentVolumeClaim {
-  return new PersistentVolumeClaim({
+export function dataVolume(config: HomelabConfig, options: { name: string; namespace: string; size: string }): IPersistentVolumeClaim {
+  return {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
     metadata: {
       name: options.name,
       namespace: options.namespace,
@@ -52,7 +56,7 @@ export function dataVolume(config: HomelabConfig, options: { name: string; names
       storageClassName: defaultStorageClass(config),
       resources: { requests: { storage: options.size } },
     },
-  });
+  } satisfies IPersistentVolumeClaim;
 }
 
 /** Annotations that give an ingress HTTPS with a certificate from the internal CA. */
@@ -71,9 +75,11 @@ export function fqdn(config: HomelabConfig, host: string): string {
 export function httpsIngress(
   config: HomelabConfig,
   options: { name: string; namespace: string; host: string; service: string; port: number },
-): Ingress {
+): IIngress {
   const hostname = fqdn(config, options.host);
-  return new Ingress({
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
     metadata: { name: options.name, namespace: options.namespace, annotations: tlsIngressAnnotations() },
     spec: {
       ingressClassName: "traefik",
@@ -87,7 +93,7 @@ export function httpsIngress(
         },
       ],
     },
-  });
+  } satisfies IIngress;
 }
 
 /** Raw TCP/UDP through the k3s service load balancer (ServiceLB binds the port on the nodes). */
@@ -96,8 +102,10 @@ export function loadBalancer(options: {
   namespace: string;
   selector: Record<string, string>;
   ports: { protocol: "TCP" | "UDP"; port: number; targetPort: number }[];
-}): Service {
-  return new Service({
+}): IService {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
     metadata: { name: options.name, namespace: options.namespace },
     spec: {
       type: "LoadBalancer",
@@ -106,5 +114,5 @@ export function loadBalancer(options: {
         (p): IServicePort => ({ name: `${p.protocol.toLowerCase()}-${p.port}`, protocol: p.protocol, port: p.port, targetPort: p.targetPort }),
       ),
     },
-  });
+  } satisfies IService;
 }
