@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -5,6 +6,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],
     setupFiles: ["test/support/cleanup.ts"],
+    // The demo's TEST-ONLY key, so tests can read what they generate (never a real key).
+    env: { SOPS_AGE_KEY_FILE: join(import.meta.dirname, "test", "fixtures", "demo-age.key") },
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -31,6 +31,11 @@ export const catalog = {
       chart: "step-certificates",
       version: "1.30.0",
     },
+    stepIssuer: {
+      repository: "https://smallstep.github.io/helm-charts/",
+      chart: "step-issuer",
+      version: "1.11.0",
+    },
     kubePrometheusStack: {
       repository: "https://prometheus-community.github.io/helm-charts",
       chart: "kube-prometheus-stack",

@@ -13,12 +13,34 @@ Commands:
       --config FILE   the config (default ./homelab.yaml); its folder is the repository
       --out DIR       where the tree goes (default: the repository)
       --check         change nothing; exit 1 and list stale, missing or extra files
+  init                make this repository your own: homelab.yaml, an age key, the internal CA
+      --name NAME --domain DOMAIN --owner OWNER   (asked for when missing)
+  secrets set NAME    store a secret (read from stdin, not echoed), e.g. longhorn.backup.accessKeyId
+  secrets list        every secret: whether it is set and which Secret uses it (never values)
+      --config FILE   as for generate
   schema              write schemas/homelab.schema.json (editor completion)
       --out FILE      where to write it
   help                this text
 `;
 
-function runGenerate(args: string[]): number {
+async function runInit(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { name: { type: "string" }, domain: { type: "string" }, owner: { type: "string" }, dir: { type: "string", default: "." } }, strict: true });
+  const { init } = await import("./init.ts");
+  console.log(await init({ dir: values.dir, name: values.name, domain: values.domain, owner: values.owner }));
+  return 0;
+}
+
+async function runSecrets(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { config: { type: "string", default: "homelab.yaml" } }, allowPositionals: true, strict: true });
+  const [action, name, ...rest] = positionals;
+  const { setSecret, listSecrets } = await import("./secrets/commands.ts");
+  if (action === "set" && name && rest.length === 0) console.log(await setSecret(values.config, name));
+  else if (action === "list" && !name) console.log(await listSecrets(values.config));
+  else throw new UserError("usage: homelab secrets set NAME | homelab secrets list [--config FILE]");
+  return 0;
+}
+
+async function runGenerate(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: { config: { type: "string", default: "homelab.yaml" }, out: { type: "string" }, check: { type: "boolean", default: false } },
@@ -28,7 +50,7 @@ function runGenerate(args: string[]): number {
   const options = { configPath: values.config, outDir: values.out };
   const elapsed = () => `${Math.round(performance.now() - started)} ms`;
   if (values.check) {
-    const { result, warnings } = check(options);
+    const { result, warnings } = await check(options);
     printWarnings(warnings);
     const problems = [
       ...result.stale.map((p) => `stale:   ${p}`),
@@ -42,9 +64,10 @@ function runGenerate(args: string[]): number {
     console.error(`${problems.join("\n")}\nhomelab: the tree is out of date: run \`npm run generate\` and commit the result (${elapsed()})`);
     return 1;
   }
-  const { result, warnings } = generate(options);
+  const { result, warnings } = await generate(options);
   printWarnings(warnings);
-  console.log(`homelab: ${result.written.length} written, ${result.unchanged.length} unchanged, ${result.removed.length} removed in ${elapsed()}`);
+  const created = result.state.length > 0 ? `, ${result.state.length} secret(s) and CA file(s) created` : "";
+  console.log(`homelab: ${result.written.length} written, ${result.unchanged.length} unchanged, ${result.removed.length} removed${created} in ${elapsed()}`);
   return 0;
 }
 
@@ -68,7 +91,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case "generate":
-        return runGenerate(args);
+        return await runGenerate(args);
+      case "secrets":
+        return await runSecrets(args);
+      case "init":
+        return await runInit(args);
       case "schema":
         return await runSchema(args);
       case undefined:

@@ -3,6 +3,7 @@
 import type { HomelabConfig } from "./config/schema.ts";
 import { UserError } from "./errors.ts";
 import type { GeneratedFile } from "./writer.ts";
+import type { CaPublic } from "./secrets/internal-ca.ts";
 import type { Component, Phase, Unit } from "./components/types.ts";
 
 export interface PlannedUnit extends Unit {
@@ -19,9 +20,9 @@ export interface Plan {
 
 export class GraphError extends UserError {}
 
-export function plan(config: HomelabConfig, components: readonly Component[]): Plan {
+export function plan(config: HomelabConfig, components: readonly Component[], ca: CaPublic): Plan {
   const clusterPath = `clusters/${config.cluster.name}`;
-  const rendered = components.map((component) => ({ component, output: component.render({ config, clusterPath }) }));
+  const rendered = components.map((component) => ({ component, output: component.render({ config, clusterPath, ca }) }));
   const units = rendered.flatMap(({ component, output }) => output.units.map((unit) => ({ unit, component })));
   const problems: string[] = [];
 

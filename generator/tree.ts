@@ -13,11 +13,13 @@ function kustomizeFile(resources: readonly string[]): string {
   return yamlFile([{ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: [...resources].sort() }]);
 }
 
+/** The unit's object files and its kustomization.yaml (the SOPS files come from the secrets renderer). */
 function unitFiles(unit: PlannedUnit): GeneratedFile[] {
   const names = Object.keys(unit.files).sort();
+  const secrets = (unit.secrets ?? []).map((spec) => `${spec.name}.sops.yaml`);
   return [
     ...names.map((name) => ({ path: `${unit.path}/${name}.yaml`, content: yamlFile(unit.files[name] ?? []) })),
-    { path: `${unit.path}/kustomization.yaml`, content: kustomizeFile(names.map((n) => `${n}.yaml`)) },
+    { path: `${unit.path}/kustomization.yaml`, content: kustomizeFile([...names.map((n) => `${n}.yaml`), ...secrets]) },
   ];
 }
 
@@ -38,6 +40,7 @@ export function treeFiles(plan: Plan): GeneratedFile[] {
             phaseLabel: phases[unit.phase],
             dependsOn: unit.dependsOn,
             timeout: unit.timeout ?? DEFAULT_TIMEOUT,
+            decryptSecrets: (unit.secrets ?? []).length > 0,
           }),
         ),
       ),

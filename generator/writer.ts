@@ -11,12 +11,15 @@ export interface GeneratedFile {
   readonly path: string;
   readonly content: string;
   readonly mode?: number;
+  /** For SOPS files: what the content is made of, so it is rewritten only when that changes. */
+  readonly fingerprint?: string;
 }
 
 export const MANIFEST_PATH = ".homelab/generated.json";
 
 interface Manifest {
   readonly files: Record<string, string>;
+  readonly fingerprints?: Record<string, string>;
 }
 
 export interface WriteResult {
@@ -53,8 +56,23 @@ function readManifest(outDir: string): Manifest {
 }
 
 function manifestFor(files: readonly GeneratedFile[]): GeneratedFile {
-  const entries = [...files].sort((a, b) => (a.path < b.path ? -1 : 1)).map((f) => [f.path, sha256(f.content)]);
-  return { path: MANIFEST_PATH, content: `${JSON.stringify({ generator: "homelab", files: Object.fromEntries(entries) }, null, 2)}\n` };
+  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : 1));
+  const manifest = {
+    generator: "homelab",
+    files: Object.fromEntries(sorted.map((f) => [f.path, sha256(f.content)])),
+    fingerprints: Object.fromEntries(sorted.filter((f) => f.fingerprint).map((f) => [f.path, f.fingerprint])),
+  };
+  return { path: MANIFEST_PATH, content: `${JSON.stringify(manifest, null, 2)}\n` };
+}
+
+/** The SOPS files the last generate wrote, with what they were made of. */
+export function previousSecretFiles(outDir: string): (path: string) => { content: string; fingerprint: string } | undefined {
+  const manifest = readManifest(outDir);
+  return (path) => {
+    const fingerprint = manifest.fingerprints?.[path];
+    const content = fingerprint ? readText(join(outDir, path)) : undefined;
+    return fingerprint && content !== undefined && sha256(content) === manifest.files[path] ? { content, fingerprint } : undefined;
+  };
 }
 
 /** A generated file may only replace a file homelab wrote before (listed, or carrying the header). */

@@ -9,7 +9,7 @@ import { UserError } from "../generator/errors.ts";
 import { minimalConfig } from "./support/render.ts";
 import type { TSchema } from "@sinclair/typebox";
 
-const recipient = "age1lj27ds4e2q8rvjcr6nm6x0c270d08wnepxs9405xgh6tsnqgr4aqe7uvwk";
+const recipient = "age1gkzd20j67qr0cpelrm223u90x0dj05xjk9kn3pad55tja777svqqpg5h5l";
 
 function errorOf(text: string): string {
   try {

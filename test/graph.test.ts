@@ -8,8 +8,11 @@ import { UserError } from "../generator/errors.ts";
 import { verifyPlan } from "../generator/verify.ts";
 import { namespace } from "../generator/render/kube.ts";
 import { minimalConfig } from "./support/render.ts";
+import type { CaPublic } from "../generator/secrets/internal-ca.ts";
 
 const { config } = parseConfig(minimalConfig);
+/** The graph never looks at the CA: a stand-in keeps these tests about the graph. */
+const ca = { rootCertificate: "", intermediateCertificate: "", rootPath: "certs/root.crt", provisioner: { name: "homelab", kid: "kid", publicKey: {}, encryptedKey: "" } } as unknown as CaPublic;
 
 function component(name: string, phase: Phase, unit: Partial<Unit> = {}): Component {
   return {
@@ -22,7 +25,7 @@ function component(name: string, phase: Phase, unit: Partial<Unit> = {}): Compon
 
 function graphError(components: Component[]): string {
   try {
-    plan(config, components);
+    plan(config, components, ca);
   } catch (error) {
     expect(error).toBeInstanceOf(GraphError);
     return (error as GraphError).message;
@@ -36,22 +39,22 @@ describe("dependsOn", () => {
       component("storage", 2, { provides: ["storage"] }),
       component("certs", 3, { provides: ["certificates"] }),
       component("app", 6, { needs: ["storage", "certificates", "storage"] }),
-    ]);
+    ], ca);
     expect(planned.units.find((u) => u.name === "app")?.dependsOn).toEqual(["certs", "storage"]);
   });
 
   test("a need met inside the same phase is allowed", () => {
-    const planned = plan(config, [component("a", 6, { provides: ["x"] }), component("b", 6, { needs: ["x"] })]);
+    const planned = plan(config, [component("a", 6, { provides: ["x"] }), component("b", 6, { needs: ["x"] })], ca);
     expect(planned.units.find((u) => u.name === "b")?.dependsOn).toEqual(["a"]);
   });
 
   test("root units (applied by the FluxInstance itself) are not dependsOn targets", () => {
-    const planned = plan(config, [component("flux", 1, { provides: ["flux"], root: true }), component("app", 6, { needs: ["flux"] })]);
+    const planned = plan(config, [component("flux", 1, { provides: ["flux"], root: true }), component("app", 6, { needs: ["flux"] })], ca);
     expect(planned.units.find((u) => u.name === "app")?.dependsOn).toEqual([]);
   });
 
   test("units are ordered by phase, then name", () => {
-    const planned = plan(config, [component("z", 2), component("b", 7), component("a", 2)]);
+    const planned = plan(config, [component("z", 2), component("b", 7), component("a", 2)], ca);
     expect(planned.units.map((u) => u.name)).toEqual(["a", "z", "b"]);
   });
 });
@@ -105,7 +108,7 @@ describe("verify catches what the object schemas miss", () => {
     };
     let message = "";
     try {
-      verifyPlan(plan(config, [broken]));
+      verifyPlan(plan(config, [broken], ca));
     } catch (error) {
       expect(error).toBeInstanceOf(UserError);
       message = (error as UserError).message;

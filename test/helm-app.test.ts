@@ -39,9 +39,9 @@ interface Generated {
   readonly objects: { file: string; object: K8s }[];
 }
 
-function renderApp(name: string, app: Record<string, unknown>): Generated {
+async function renderApp(name: string, app: Record<string, unknown>): Promise<Generated> {
   const { configPath } = tempRepo(configFor(name, app));
-  const { files } = render({ configPath });
+  const { files } = await render({ configPath });
   return { configPath, objects: objectsOf(files).filter(({ file }) => file.startsWith(`apps/${name}/`)) };
 }
 
@@ -139,7 +139,7 @@ const gameServer: Case = {
   mount: { mountPath: "/srv/game", subPath: "world" },
 };
 
-test("the fixture charts are well-formed (helm lint --strict)", () => {
+test("the fixture charts are well-formed (helm lint --strict)", async () => {
   expect(() => execFileSync(helm, ["lint", "--strict", join(chartsDir, "kv-store"), join(chartsDir, "game-server")], { env: helmEnv, stdio: "pipe" })).not.toThrow();
 });
 
@@ -150,14 +150,14 @@ describe.each([kvStore, gameServer])("Helm app $chart rendered by the real chart
   let chartObjects: K8s[];
   let workload: K8s;
 
-  beforeAll(() => {
-    generated = renderApp(name, c.app);
+  beforeAll(async () => {
+    generated = await renderApp(name, c.app);
     release = releaseOf(generated, name);
     chartObjects = helmTemplate(c.chart, release);
     workload = workloadOf(chartObjects);
   });
 
-  test("the HelmRelease installs this chart, and every object is valid", () => {
+  test("the HelmRelease installs this chart, and every object is valid", async () => {
     const fixture = chartYaml(c.chart);
     expect(release.releaseName).toBe(name);
     expect(release.chart).toMatchObject({ chart: fixture.name, version: fixture.version, sourceRef: { kind: "HelmRepository", name: fixture.name } });
@@ -173,7 +173,7 @@ describe.each([kvStore, gameServer])("Helm app $chart rendered by the real chart
     expect(selects(workload.spec.selector.matchLabels, podLabels(workload))).toBe(true);
   });
 
-  test("storage: the pod mounts the tree-owned PVC <name>-data, which pruning cannot delete", () => {
+  test("storage: the pod mounts the tree-owned PVC <name>-data, which pruning cannot delete", async () => {
     const pvc = the(generated, `apps/${name}/volume.yaml`, "PersistentVolumeClaim");
     expect(pvc.metadata.name).toBe(`${name}-data`);
     expect(pvc.metadata.annotations).toMatchObject({ "kustomize.toolkit.fluxcd.io/prune": "disabled" });
@@ -191,7 +191,7 @@ describe.each([kvStore, gameServer])("Helm app $chart rendered by the real chart
     expect(mounts[0]).toMatchObject(c.mount);
   });
 
-  test("expose: the LoadBalancer selects the chart's pods and targets their container ports", () => {
+  test("expose: the LoadBalancer selects the chart's pods and targets their container ports", async () => {
     const lb = the(generated, `apps/${name}/service.yaml`, "Service");
     expect(lb.metadata).toMatchObject({ name: `${name}-lb`, namespace: workload.metadata.namespace });
     expect(lb.spec.type).toBe("LoadBalancer");
@@ -205,7 +205,7 @@ describe.each([kvStore, gameServer])("Helm app $chart rendered by the real chart
     }
   });
 
-  test("host: the Ingress routes to a Service the chart renders, on a port it serves, in the same namespace", () => {
+  test("host: the Ingress routes to a Service the chart renders, on a port it serves, in the same namespace", async () => {
     const ingress = the(generated, `apps/${name}/ingress.yaml`, "Ingress");
     const paths: K8s[] = ingress.spec.rules.flatMap((r: K8s) => r.http.paths);
     expect(paths).toHaveLength(1);
@@ -222,9 +222,9 @@ describe.each([kvStore, gameServer])("Helm app $chart rendered by the real chart
     expect(containerPortFor(workload, servicePort!.targetPort ?? servicePort!.port, "TCP")).toBeDefined();
   });
 
-  test("kubectl kustomize builds the written apps/<name> tree, object for object", () => {
+  test("kubectl kustomize builds the written apps/<name> tree, object for object", async () => {
     const outDir = mkdtempSync(join(tmpdir(), "homelab-tree-"));
-    generate({ configPath: generated.configPath, outDir });
+    await generate({ configPath: generated.configPath, outDir });
     const out = execFileSync(kubectl, ["kustomize", join(outDir, "apps", name)], { encoding: "utf8", stdio: "pipe" });
     const built = parseAllDocuments(out).map((d) => d.toJS() as K8s);
     const key = (o: K8s) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
@@ -243,16 +243,16 @@ describe.each([kvStore, gameServer])("Helm app $chart rendered by the real chart
   });
 });
 
-test("without storage the chart falls back to an emptyDir and the tree writes no volume", () => {
+test("without storage the chart falls back to an emptyDir and the tree writes no volume", async () => {
   const { storage: _storage, ...app } = kvStore.app;
-  const generated = renderApp("kv-store", app);
+  const generated = await renderApp("kv-store", app);
   expect(generated.objects.filter((o) => o.object.kind === "PersistentVolumeClaim")).toEqual([]);
   const workload = workloadOf(helmTemplate("kv-store", releaseOf(generated, "kv-store")));
   expect(workload.spec.template.spec.volumes).toEqual([{ name: "data", emptyDir: {} }]);
 });
 
-test("why expose.selector exists: the default selector misses pods labelled only app: <release>-game", () => {
-  const generated = renderApp("game-server", gameServerApp());
+test("why expose.selector exists: the default selector misses pods labelled only app: <release>-game", async () => {
+  const generated = await renderApp("game-server", gameServerApp());
   const lb = the(generated, "apps/game-server/service.yaml", "Service");
   expect(lb.spec.selector).toEqual({ "app.kubernetes.io/instance": "game-server" });
   const chartObjects = helmTemplate("game-server", releaseOf(generated, "game-server"));

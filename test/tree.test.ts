@@ -9,7 +9,7 @@ import { Kustomization } from "@kubernetes-models/flux-cd/kustomize.toolkit.flux
 import { HelmRepository, OCIRepository } from "@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1";
 import { PodMonitor, PrometheusRule, ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import { TLSOption } from "@kubernetes-models/traefik/traefik.io/v1alpha1";
-import { Namespace, PersistentVolumeClaim, Service } from "kubernetes-models/v1";
+import { Namespace, PersistentVolumeClaim, Secret, Service } from "kubernetes-models/v1";
 import { Ingress, NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { StorageClass } from "kubernetes-models/storage.k8s.io/v1";
 import { parse } from "yaml";
@@ -21,8 +21,8 @@ import { minimalConfig, objectsOf, referenceConfigPath, renderText, tempRepo } f
 
 const repoRoot = dirname(referenceConfigPath);
 let reference: Rendered;
-beforeAll(() => {
-  reference = render({ configPath: referenceConfigPath });
+beforeAll(async () => {
+  reference = await render({ configPath: referenceConfigPath });
 });
 
 type Validating = new (data: any) => { validate(): void };
@@ -30,6 +30,7 @@ const models: Record<string, Validating> = {
   "v1/Namespace": Namespace,
   "v1/PersistentVolumeClaim": PersistentVolumeClaim,
   "v1/Service": Service,
+  "v1/Secret": Secret,
   "networking.k8s.io/v1/Ingress": Ingress,
   "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
   "storage.k8s.io/v1/StorageClass": StorageClass,
@@ -60,6 +61,11 @@ const crdChecks: Record<string, (o: any) => void> = {
     expect(Object.keys(o.spec).sort()).toEqual(["backupTargetURL", "credentialSecret", "pollInterval"]);
     expect(o.spec.pollInterval).toMatch(/^\d+s$/);
   },
+  "certmanager.step.sm/v1beta1/StepClusterIssuer": (o) => {
+    expect(o.metadata).toEqual({ name: "homelab-ca" });
+    expect(Object.keys(o.spec).sort()).toEqual(["caBundle", "provisioner", "url"]);
+    expect(Object.keys(o.spec.provisioner.passwordRef).sort()).toEqual(["key", "name", "namespace"]);
+  },
   "longhorn.io/v1beta2/RecurringJob": (o) => {
     expect(["snapshot", "backup"]).toContain(o.spec.task);
     expect(o.spec.name).toBe(o.metadata.name);
@@ -78,7 +84,7 @@ function inlineCredentials(values: unknown, path = ""): string[] {
 }
 
 describe("the reference tree", () => {
-  test("matches the committed demo tree byte for byte (golden)", () => {
+  test("matches the committed demo tree byte for byte (golden)", async () => {
     const differing = reference.files.filter((file) => {
       try {
         return readFileSync(join(repoRoot, file.path), "utf8") !== file.content;
@@ -89,7 +95,7 @@ describe("the reference tree", () => {
     expect(differing.map((f) => f.path)).toEqual([]);
   });
 
-  test("every object passes its schema (models where they exist, CRD facts otherwise)", () => {
+  test("every object passes its schema (models where they exist, CRD facts otherwise)", async () => {
     const objects = objectsOf(reference.files);
     expect(objects.length).toBeGreaterThan(40);
     for (const { file, object } of objects) {
@@ -97,12 +103,14 @@ describe("the reference tree", () => {
       const Model = models[key];
       const check = crdChecks[key];
       expect(Model ?? check, `${file}: no schema check for ${key}`).toBeDefined();
-      if (Model) expect(() => new Model(object).validate(), `${file}: ${key}`).not.toThrow();
+      // A SOPS file is a Secret plus the sops metadata, which Flux strips before applying.
+      const { sops: _sops, ...applied } = object;
+      if (Model) expect(() => new Model(applied).validate(), `${file}: ${key}`).not.toThrow();
       else check?.(object);
     }
   });
 
-  test("the Flux Kustomizations: phase labels and the dependsOn edges", () => {
+  test("the Flux Kustomizations: phase labels and the dependsOn edges", async () => {
     const kustomizations = objectsOf(reference.files).filter(({ object }) => object.apiVersion === "kustomize.toolkit.fluxcd.io/v1").map(({ object }) => object);
     const edges = Object.fromEntries(kustomizations.map((k) => [k.metadata.name, (k.spec.dependsOn ?? []).map((d: { name: string }) => d.name)]));
     const phases = Object.fromEntries(kustomizations.map((k) => [k.metadata.name, k.metadata.labels["homelab/phase"]]));
@@ -112,6 +120,8 @@ describe("the reference tree", () => {
       "longhorn-config": "2-storage",
       "cert-manager": "3-network",
       "traefik-tls": "3-network",
+      "step-ca": "3-network",
+      "step-ca-config": "3-network",
       monitoring: "4-monitoring",
       "monitoring-config": "4-monitoring",
       authentik: "5-auth",
@@ -126,12 +136,14 @@ describe("the reference tree", () => {
       "longhorn-config": ["longhorn"],
       "cert-manager": [],
       "traefik-tls": ["traefik"],
-      monitoring: ["cert-manager", "longhorn", "traefik"],
+      "step-ca": ["cert-manager"],
+      "step-ca-config": ["step-ca"],
+      monitoring: ["longhorn", "step-ca-config", "traefik"],
       "monitoring-config": ["monitoring"],
-      authentik: ["cert-manager", "longhorn", "traefik"],
-      gitea: ["cert-manager", "longhorn", "traefik"],
-      vaultwarden: ["cert-manager", "longhorn", "traefik"],
-      "home-assistant": ["cert-manager", "longhorn", "traefik"],
+      authentik: ["longhorn", "step-ca-config", "traefik"],
+      gitea: ["longhorn", "step-ca-config", "traefik"],
+      vaultwarden: ["longhorn", "step-ca-config", "traefik"],
+      "home-assistant": ["longhorn", "step-ca-config", "traefik"],
       minecraft: ["longhorn"],
     });
     for (const k of kustomizations) {
@@ -140,13 +152,13 @@ describe("the reference tree", () => {
     }
   });
 
-  test("clusters/home/kustomization.yaml lists exactly what Flux applies", () => {
+  test("clusters/home/kustomization.yaml lists exactly what Flux applies", async () => {
     const list = parse(reference.files.find((f) => f.path === "clusters/home/kustomization.yaml")?.content ?? "");
     const componentFiles = reference.files.filter((f) => /^clusters\/home\/[^/]+\.yaml$/.test(f.path) && !f.path.endsWith("kustomization.yaml")).map((f) => f.path.slice("clusters/home/".length));
     expect(list?.resources).toEqual(["flux-system", ...componentFiles].sort());
   });
 
-  test("FluxInstance syncs clusters/home from the in-cluster Gitea", () => {
+  test("FluxInstance syncs clusters/home from the in-cluster Gitea", async () => {
     const instance = objectsOf(reference.files).find(({ object }) => object.kind === "FluxInstance")?.object;
     expect(instance?.spec.sync).toEqual({
       kind: "GitRepository",
@@ -159,9 +171,9 @@ describe("the reference tree", () => {
     expect(instance?.spec.distribution.version).toBe("2.9.4");
   });
 
-  test("HelmReleases remediate, replace CRDs and detect drift; values carry no secrets", () => {
+  test("HelmReleases remediate, replace CRDs and detect drift; values carry no secrets", async () => {
     const releases = objectsOf(reference.files).filter(({ object }) => object.kind === "HelmRelease").map(({ object }) => object);
-    expect(releases.length).toBe(9);
+    expect(releases.length).toBe(11);
     for (const release of releases) {
       expect(release.spec.install).toEqual({ crds: "CreateReplace", remediation: { retries: 3 } });
       expect(release.spec.upgrade).toMatchObject({ crds: "CreateReplace", remediation: { retries: 3, strategy: "rollback" } });
@@ -170,7 +182,7 @@ describe("the reference tree", () => {
     }
   });
 
-  test("app data lives in tree-owned PVCs that pruning and Helm cannot delete", () => {
+  test("app data lives in tree-owned PVCs that pruning and Helm cannot delete", async () => {
     const pvcs = objectsOf(reference.files).filter(({ object }) => object.kind === "PersistentVolumeClaim").map(({ object }) => object);
     expect(pvcs.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort()).toEqual([
       "authentik/authentik-postgresql",
@@ -195,23 +207,23 @@ describe("the reference tree", () => {
     expect(storageClass?.reclaimPolicy).toBe("Retain");
   });
 
-  test("the image's k3s drop-in disables local-path and opens the metrics binds", () => {
+  test("the image's k3s drop-in disables local-path and opens the metrics binds", async () => {
     const dropIn = reference.files.find((f) => f.path === "image/rootfs/etc/rancher/k3s/config.yaml.d/00-image.yaml")?.content ?? "";
     expect(dropIn).toContain("- local-storage");
     expect(dropIn).toContain("bind-address=0.0.0.0");
   });
 
-  test("every ingress names the ClusterIssuer homelab-ca", () => {
+  test("every ingress names the ClusterIssuer homelab-ca", async () => {
     const values = JSON.stringify(objectsOf(reference.files).filter(({ object }) => object.kind === "HelmRelease").map(({ object }) => object.spec.values));
     const ingressCount = (values.match(/"cert-manager.io\/cluster-issuer":"homelab-ca"/g) ?? []).length;
     expect(ingressCount).toBe(5); // grafana, authentik, gitea, vaultwarden, home-assistant
   });
 });
 
-test("kubectl kustomize builds every Flux Kustomization path (reference and minimal configs)", () => {
-  for (const text of [readFileSync(referenceConfigPath, "utf8"), minimalConfig]) {
-    const { dir, configPath } = tempRepo(text);
-    const { files } = generate({ configPath });
+test("kubectl kustomize builds every Flux Kustomization path (reference and minimal configs)", async () => {
+  for (const [text, demoState] of [[readFileSync(referenceConfigPath, "utf8"), true], [minimalConfig, false]] as const) {
+    const { dir, configPath } = tempRepo(text, { demoState });
+    const { files } = await generate({ configPath });
     const paths = objectsOf(files).filter(({ object }) => object.apiVersion === "kustomize.toolkit.fluxcd.io/v1").map(({ object }) => object.spec.path as string);
     const rootSync = files.find((f) => /^clusters\/[^/]+\/kustomization\.yaml$/.test(f.path))!.path;
     for (const path of [...paths, dirname(rootSync)]) {
@@ -220,20 +232,20 @@ test("kubectl kustomize builds every Flux Kustomization path (reference and mini
   }
 });
 
-test("homelab.minimal.yaml gives every phase 1–6 component and exactly one default StorageClass", () => {
-  const { files } = renderText(minimalConfig);
+test("homelab.minimal.yaml gives every phase 1–6 component and exactly one default StorageClass", async () => {
+  const { files } = await renderText(minimalConfig);
   const objects = objectsOf(files).map(({ object }) => object);
   const phases = new Set(objects.filter((o) => o.apiVersion === "kustomize.toolkit.fluxcd.io/v1").map((o) => o.metadata.labels["homelab/phase"]));
   expect([...phases].sort()).toEqual(["1-cluster", "2-storage", "3-network", "4-monitoring", "5-auth", "6-apps"]);
   const names = objects.filter((o) => o.kind === "HelmRelease").map((o) => o.metadata.name).sort();
-  expect(names).toEqual(["authentik", "cert-manager", "flux-operator", "gitea", "home-assistant", "kube-prometheus-stack", "longhorn", "vaultwarden"]);
+  expect(names).toEqual(["authentik", "cert-manager", "flux-operator", "gitea", "home-assistant", "kube-prometheus-stack", "longhorn", "step-certificates", "step-issuer", "vaultwarden"]);
   const defaults = objects.filter((o) => o.kind === "StorageClass" && o.metadata.annotations?.["storageclass.kubernetes.io/is-default-class"] === "true");
   const longhorn = objects.find((o) => o.kind === "HelmRelease" && o.metadata.name === "longhorn");
   expect(defaults.length + (longhorn?.spec.values.persistence.defaultClass ? 1 : 0)).toBe(1);
 });
 
-test("without encryption the chart's own class is the one default", () => {
-  const { files } = renderText(`${minimalConfig}storage:\n  longhorn:\n    encryption: false\n`);
+test("without encryption the chart's own class is the one default", async () => {
+  const { files } = await renderText(`${minimalConfig}storage:\n  longhorn:\n    encryption: false\n`);
   const objects = objectsOf(files).map(({ object }) => object);
   expect(objects.filter((o) => o.kind === "StorageClass")).toEqual([]);
   const longhorn = objects.find((o) => o.kind === "HelmRelease" && o.metadata.name === "longhorn");
@@ -247,9 +259,9 @@ describe("chart values", () => {
     return Object.entries(values).flatMap(([key, child]) => valuePaths(child, `${prefix ? `${prefix}.` : ""}${key.replace(/\./g, "\\.")}`));
   }
 
-  test("every value path a platform component sets was verified against its pinned chart", () => {
-    for (const text of [readFileSync(referenceConfigPath, "utf8"), minimalConfig]) {
-      const releases = objectsOf(renderText(text).files).filter(({ object }) => object.kind === "HelmRelease").map(({ object }) => object);
+  test("every value path a platform component sets was verified against its pinned chart", async () => {
+    for (const [text, demoState] of [[readFileSync(referenceConfigPath, "utf8"), true], [minimalConfig, false]] as const) {
+      const releases = objectsOf((await renderText(text, { demoState })).files).filter(({ object }) => object.kind === "HelmRelease").map(({ object }) => object);
       for (const component of platformComponents) {
         for (const verified of component.verifiedValues ?? []) {
           const release = releases.find((r) => r.metadata.name === verified.release);
@@ -263,13 +275,14 @@ describe("chart values", () => {
     }
   });
 
-  test("verified lists name the catalog's chart versions (a bump needs a new check)", () => {
+  test("verified lists name the catalog's chart versions (a bump needs a new check)", async () => {
     const versions: Record<string, string> = {
       authentik: catalog.charts.authentik.version,
       gitea: catalog.charts.gitea.version,
       vaultwarden: catalog.charts.vaultwarden.version,
       "home-assistant": catalog.charts.homeAssistant.version,
       "kube-prometheus-stack": catalog.charts.kubePrometheusStack.version,
+      "step-certificates": catalog.charts.stepCertificates.version,
     };
     for (const component of platformComponents) {
       for (const verified of component.verifiedValues ?? []) expect(verified.chartVersion).toBe(versions[verified.release]);

@@ -68,8 +68,20 @@ export const authentik: Component = {
               },
             }),
           },
-          needs: ["storage", "ingress", "cert-manager"],
+          needs: ["storage", "ingress", "certificates"],
           provides: ["identity-provider"],
+          secrets: [
+            {
+              name: AUTHENTIK_SECRET,
+              namespace: "authentik",
+              data: {
+                // Never change secret-key after the first install: Authentik signs sessions with it.
+                "secret-key": { generated: "authentik.secretKey" },
+                "postgres-password": { generated: "authentik.postgresAdminPassword" },
+                password: { generated: "authentik.postgresPassword" },
+              },
+            },
+          ],
         },
       ],
     };

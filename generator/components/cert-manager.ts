@@ -29,7 +29,11 @@ export const certManager: Component = {
               name: "cert-manager",
               namespace: "cert-manager",
               chart: { ...catalog.charts.certManager, version: config.tls.certManager.version },
-              values: { crds: { enabled: true, keep: true } },
+              values: {
+                crds: { enabled: true, keep: true },
+                // Replaces the default list: cert-manager's own issuers plus step-issuer's.
+                approveSignerNames: ["issuers.cert-manager.io/*", "clusterissuers.cert-manager.io/*", "stepclusterissuers.certmanager.step.sm/*"],
+              },
             }),
           },
           provides: ["cert-manager"],

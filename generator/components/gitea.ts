@@ -3,7 +3,7 @@
 import { catalog } from "../catalog.ts";
 import { helmRelease } from "../render/flux.ts";
 import { dataVolume, fqdn, namespace, tlsIngressAnnotations } from "../render/kube.ts";
-import type { Component } from "./types.ts";
+import type { Component, ComponentOutput } from "./types.ts";
 
 /** Secret with username and password of the first admin (keys fixed by the chart). */
 export const GITEA_ADMIN_SECRET = "gitea-admin";
@@ -49,7 +49,7 @@ export const gitea: Component = {
       ],
     },
   ],
-  render({ config }) {
+  render({ config }): ComponentOutput {
     const settings = config.apps.gitea;
     const host = fqdn(config, settings.host);
     return {
@@ -107,8 +107,21 @@ export const gitea: Component = {
               },
             }),
           },
-          needs: ["storage", "ingress", "cert-manager"],
+          needs: ["storage", "ingress", "certificates"],
           provides: ["git-server"],
+          secrets: [
+            {
+              name: GITEA_ADMIN_SECRET,
+              namespace: "gitea",
+              // "admin" is a name Gitea reserves.
+              data: { username: { literal: "homelab-admin" }, password: { generated: "gitea.adminPassword" } },
+            },
+            {
+              name: GITEA_DATABASE_SECRET,
+              namespace: "gitea",
+              data: { "postgres-password": { generated: "gitea.postgresAdminPassword" }, password: { generated: "gitea.postgresPassword" } },
+            },
+          ],
         },
       ],
     };

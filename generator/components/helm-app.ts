@@ -43,7 +43,7 @@ export function helmApp(name: string, app: GenericAppConfig): Component {
       }
       if (app.host) {
         files.ingress = [httpsIngress(config, { name, namespace: ns, host: app.host.name, service: app.host.service, port: app.host.port })];
-        needs.push("ingress", "cert-manager");
+        needs.push("ingress", "certificates");
       }
       return { units: [{ name, path: `apps/${name}`, files, needs: [...new Set(needs)] }] };
     },

@@ -64,7 +64,7 @@ export const homeAssistant: Component = {
               },
             }),
           },
-          needs: ["storage", "ingress", "cert-manager"],
+          needs: ["storage", "ingress", "certificates"],
         },
       ],
     };

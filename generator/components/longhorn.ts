@@ -102,8 +102,37 @@ export const longhorn: Component = {
             ...(settings.encryption ? { "storage-class": [encryptedStorageClass(config)] } : {}),
           },
           provides: ["storage", "longhorn-crds"],
+          secrets: settings.encryption
+            ? [
+                {
+                  name: CRYPTO_SECRET,
+                  namespace: LONGHORN_NAMESPACE,
+                  // The key must outlive the cluster: encrypted backups are unreadable without it.
+                  data: { CRYPTO_KEY_VALUE: { generated: "longhorn.cryptoKey" }, CRYPTO_KEY_PROVIDER: { literal: "secret" } },
+                },
+              ]
+            : [],
         },
-        { name: "longhorn-config", path: "infrastructure/longhorn/config", files: configFiles, needs: ["longhorn-crds"], provides: ["backups"] },
+        {
+          name: "longhorn-config",
+          path: "infrastructure/longhorn/config",
+          files: configFiles,
+          needs: ["longhorn-crds"],
+          provides: ["backups"],
+          secrets: settings.backup
+            ? [
+                {
+                  name: BACKUP_SECRET,
+                  namespace: LONGHORN_NAMESPACE,
+                  data: {
+                    AWS_ACCESS_KEY_ID: { supplied: "longhorn.backup.accessKeyId", requiredBy: ["storage", "longhorn", "backup"] },
+                    AWS_SECRET_ACCESS_KEY: { supplied: "longhorn.backup.secretAccessKey", requiredBy: ["storage", "longhorn", "backup"] },
+                    ...(settings.backup.endpoint ? { AWS_ENDPOINTS: { literal: settings.backup.endpoint } } : {}),
+                  },
+                },
+              ]
+            : [],
+        },
       ],
     };
   },

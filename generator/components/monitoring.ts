@@ -246,8 +246,15 @@ export const monitoring: Component = {
               },
             }),
           },
-          needs: ["storage", "ingress", "cert-manager"],
+          needs: ["storage", "ingress", "certificates"],
           provides: ["prometheus-crds", "grafana"],
+          secrets: [
+            {
+              name: GRAFANA_ADMIN_SECRET,
+              namespace: "monitoring",
+              data: { "admin-user": { literal: "admin" }, "admin-password": { generated: "grafana.adminPassword" } },
+            },
+          ],
         },
         {
           name: "monitoring-config",

@@ -3,6 +3,7 @@
 // capabilities it provides and needs.
 import type { HomelabConfig } from "../config/schema.ts";
 import type { GeneratedFile } from "../writer.ts";
+import type { CaPublic } from "../secrets/internal-ca.ts";
 
 export const phases = {
   1: "1-cluster",
@@ -22,6 +23,26 @@ export interface KubeObject {
   readonly metadata?: { readonly name?: string; readonly namespace?: string };
 }
 
+/** Where one value of a Secret comes from. */
+export type SecretValue =
+  /** Created once by the generator (CSPRNG) and kept in the secret store forever after. */
+  | { readonly generated: string; readonly form?: "password" | "hex" | "vaultwarden-admin-token" }
+  /** Supplied by the user with `homelab secrets set <name>`; `requiredBy` is the config key that needs it. */
+  | { readonly supplied: string; readonly requiredBy: readonly (string | number)[] }
+  /** Created by an earlier step (the internal CA) and kept in the store. */
+  | { readonly stored: string }
+  /** Not secret, but belongs in the same Secret (e.g. an endpoint URL). */
+  | { readonly literal: string }
+  /** Text built from other values, e.g. Helm values handed over through valuesFrom. */
+  | { readonly template: (inputs: Record<string, string>) => string; readonly inputs: Readonly<Record<string, SecretValue>> };
+
+/** A Kubernetes Secret the unit needs, written encrypted as <unit path>/<name>.sops.yaml. */
+export interface SecretSpec {
+  readonly name: string;
+  readonly namespace: string;
+  readonly data: Readonly<Record<string, SecretValue>>;
+}
+
 /** One Flux Kustomization: a folder of objects applied together. */
 export interface Unit {
   /** Flux Kustomization name, e.g. longhorn or longhorn-config. */
@@ -35,6 +56,8 @@ export interface Unit {
   readonly needs?: readonly string[];
   /** Applied by the FluxInstance's own sync (listed in clusters/<name>/kustomization.yaml), not by a Kustomization of its own. */
   readonly root?: boolean;
+  /** Secrets written as SOPS-encrypted files; their Flux Kustomization decrypts them. */
+  readonly secrets?: readonly SecretSpec[];
   /** How long Flux waits for the unit to become healthy. */
   readonly timeout?: string;
 }
@@ -47,6 +70,8 @@ export interface ComponentOutput {
 
 export interface RenderContext {
   readonly config: HomelabConfig;
+  /** The internal CA's public material (certificates, provisioner). */
+  readonly ca: CaPublic;
   /** clusters/<name> */
   readonly clusterPath: string;
 }

@@ -66,7 +66,15 @@ export const vaultwarden: Component = {
               },
             }),
           },
-          needs: ["storage", "ingress", "cert-manager"],
+          needs: ["storage", "ingress", "certificates"],
+          secrets: [
+            {
+              name: VAULTWARDEN_ADMIN_SECRET,
+              namespace: "vaultwarden",
+              // The Secret holds an Argon2 hash; the token to type is in the store (secrets list).
+              data: { ADMIN_TOKEN: { generated: "vaultwarden.adminToken", form: "vaultwarden-admin-token" } },
+            },
+          ],
         },
       ],
     };

@@ -158,6 +158,7 @@ const Storage = section({ longhorn: Longhorn }, { description: "Persistent stora
 const Tls = section(
   {
     stepCa: section({ version: Version("step-certificates chart version.", catalog.charts.stepCertificates.version) }, { description: "step-ca, the internal certificate authority.", default: {} }),
+    stepIssuer: section({ version: Version("step-issuer chart version.", catalog.charts.stepIssuer.version) }, { description: "step-issuer, connecting cert-manager to step-ca.", default: {} }),
     certManager: section({ version: Version("cert-manager chart version.", catalog.charts.certManager.version) }, { description: "cert-manager, issuing every ingress certificate from step-ca.", default: {} }),
   },
   { description: "TLS: step-ca is the internal CA; cert-manager issues from it.", default: {} },

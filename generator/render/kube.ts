@@ -59,10 +59,19 @@ export function dataVolume(config: HomelabConfig, options: { name: string; names
   } satisfies IPersistentVolumeClaim;
 }
 
+/** step-ca caps certificates at 24 h; cert-manager renews them with a third left. */
+export const CERTIFICATE_DURATION = "24h";
+export const CERTIFICATE_RENEW_BEFORE = "8h";
+
 /** Annotations that give an ingress HTTPS with a certificate from the internal CA. */
 export function tlsIngressAnnotations(): Record<string, string> {
   return {
     "cert-manager.io/cluster-issuer": CLUSTER_ISSUER,
+    // homelab-ca is step-issuer's StepClusterIssuer, not a cert-manager ClusterIssuer.
+    "cert-manager.io/issuer-kind": "StepClusterIssuer",
+    "cert-manager.io/issuer-group": "certmanager.step.sm",
+    "cert-manager.io/duration": CERTIFICATE_DURATION,
+    "cert-manager.io/renew-before": CERTIFICATE_RENEW_BEFORE,
     "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
     "traefik.ingress.kubernetes.io/router.tls": "true",
   };

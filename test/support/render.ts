@@ -1,5 +1,5 @@
 // Helpers shared by the suites: render a config string into a temporary repository.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
@@ -15,16 +15,24 @@ export function removeTempRepos(): void {
   for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
-export function tempRepo(configText: string): { dir: string; configPath: string } {
+const repoRoot = join(import.meta.dirname, "..", "..");
+
+/** The demo's secret store and CA, so the reference config renders with its TEST-ONLY secrets. */
+export function copyDemoState(dir: string): void {
+  for (const folder of ["secrets", "certs"]) cpSync(join(repoRoot, folder), join(dir, folder), { recursive: true });
+}
+
+export function tempRepo(configText: string, options: { demoState?: boolean } = {}): { dir: string; configPath: string } {
   const dir = mkdtempSync(join(tmpdir(), "homelab-test-"));
   created.push(dir);
+  if (options.demoState) copyDemoState(dir);
   const configPath = join(dir, "homelab.yaml");
   writeFileSync(configPath, configText);
   return { dir, configPath };
 }
 
-export function renderText(configText: string): Rendered {
-  return render({ configPath: tempRepo(configText).configPath });
+export function renderText(configText: string, options: { demoState?: boolean } = {}): Promise<Rendered> {
+  return render({ configPath: tempRepo(configText, options).configPath });
 }
 
 /** Every Kubernetes object in the generated YAML files, with the file it came from. */
@@ -35,10 +43,13 @@ export function objectsOf(files: readonly GeneratedFile[]): { file: string; obje
     .filter(({ object }) => object && typeof object.kind === "string" && object.metadata);
 }
 
+/** The demo's TEST-ONLY age key: vitest.config.ts points SOPS_AGE_KEY_FILE at it. */
+export const demoKeyFile = join(import.meta.dirname, "..", "fixtures", "demo-age.key");
+
 export const minimalConfig = `cluster:
   name: home
   domain: home.arpa
 secrets:
   ageRecipients:
-    - age1lj27ds4e2q8rvjcr6nm6x0c270d08wnepxs9405xgh6tsnqgr4aqe7uvwk
+    - age1gkzd20j67qr0cpelrm223u90x0dj05xjk9kn3pad55tja777svqqpg5h5l
 `;
