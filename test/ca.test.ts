@@ -1,21 +1,15 @@
 // The cluster CA from `homelab init`, checked with tools that did not make it: the openssl CLI
 // (chain, key decryption, extensions, fingerprint) and jose (the provisioner JWE).
+import "reflect-metadata"; // the Reflect polyfill @peculiar/x509 requires, before it loads
+import * as x509 from "@peculiar/x509";
 import { spawnSync } from "node:child_process";
-import { createPrivateKey, generateKeyPairSync, X509Certificate, type KeyObject } from "node:crypto";
+import { createPrivateKey, X509Certificate, type webcrypto } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { calculateJwkThumbprint, compactDecrypt, compactVerify, CompactSign, importJWK, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import {
-  CA_LIFETIME_MS,
-  createCertificateAuthority,
-  randomSerial,
-  signCertificate,
-  subjectKeyId,
-  type CaMaterial,
-  type DistinguishedName,
-} from "../generator/secrets/ca.ts";
+import { CA_LIFETIME_MS, createCertificateAuthority, type CaMaterial } from "../generator/secrets/ca.ts";
 import {
   STEP_CA_SECRET_VALUE_PATHS,
   STEP_CA_URL,
@@ -54,38 +48,42 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A certificate issued by `issuer` (default: the intermediate, with its decrypted key). */
-function issue(options: { hours: number; ca?: boolean; dnsNames?: string[]; issuer?: { pem: string; key: KeyObject } }): { pem: string; key: KeyObject } {
-  const issuerKey = options.issuer?.key ?? createPrivateKey({ key: material.intermediateKey, format: "pem", passphrase: material.password });
-  const issuer = new X509Certificate(options.issuer?.pem ?? material.intermediateCertificate);
-  const subject = generateKeyPairSync("ec", { namedCurve: "P-256" });
+/** A certificate issued by `issuer` (default: the intermediate, with its decrypted key), made with @peculiar/x509. */
+async function issue(options: {
+  hours: number;
+  ca?: boolean;
+  dnsNames?: string[];
+  issuer?: { pem: string; key: webcrypto.CryptoKey };
+}): Promise<{ pem: string; key: webcrypto.CryptoKey }> {
+  const ecdsa = { name: "ECDSA", namedCurve: "P-256" } as const;
+  const issuerKey =
+    options.issuer?.key ?? createPrivateKey({ key: material.intermediateKey, format: "pem", passphrase: material.password }).toCryptoKey(ecdsa, false, ["sign"]);
+  const issuer = new x509.X509Certificate(options.issuer?.pem ?? material.intermediateCertificate);
+  const subject = await crypto.subtle.generateKey(ecdsa, true, ["sign", "verify"]);
   const notBefore = new Date();
-  const der = signCertificate({
-    serialNumber: randomSerial(),
-    issuer: parseName(issuer.subject),
-    subject: { commonName: options.ca ? "sub-CA" : (options.dnsNames?.[0] ?? "leaf") },
+  const { KeyUsageFlags: usage } = x509;
+  const cert = await x509.X509CertificateGenerator.create({
+    issuer: issuer.subjectName,
+    subject: `CN=${options.ca ? "sub-CA" : (options.dnsNames?.[0] ?? "leaf")}`,
     notBefore,
     notAfter: new Date(notBefore.getTime() + options.hours * 3600_000),
     publicKey: subject.publicKey,
     signingKey: issuerKey,
-    extensions: options.ca
-      ? { keyUsage: ["keyCertSign", "cRLSign"], basicConstraints: { ca: true }, subjectKeyIdentifier: true, authorityKeyIdentifier: subjectKeyId(issuer.publicKey) }
-      : {
-          keyUsage: ["digitalSignature"],
-          extendedKeyUsage: ["serverAuth", "clientAuth"],
-          basicConstraints: { ca: false },
-          subjectKeyIdentifier: true,
-          authorityKeyIdentifier: subjectKeyId(issuer.publicKey),
-          dnsNames: options.dnsNames ?? [],
-        },
+    signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+    extensions: [
+      ...(options.ca
+        ? [new x509.KeyUsagesExtension(usage.keyCertSign | usage.cRLSign, true), new x509.BasicConstraintsExtension(true, undefined, true)]
+        : [
+            new x509.KeyUsagesExtension(usage.digitalSignature, true),
+            new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+            new x509.BasicConstraintsExtension(false, undefined, true),
+            new x509.SubjectAlternativeNameExtension((options.dnsNames ?? []).map((value) => ({ type: "dns" as const, value }))),
+          ]),
+      await x509.SubjectKeyIdentifierExtension.create(subject.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(issuer),
+    ],
   });
-  return { pem: new X509Certificate(der).toString(), key: subject.privateKey };
-}
-
-/** node's X509Certificate.subject ("O=...\nCN=...") back to the name signCertificate takes. */
-function parseName(subject: string): DistinguishedName {
-  const fields = Object.fromEntries(subject.split("\n").map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
-  return { commonName: fields.CN ?? "", ...(fields.O ? { organization: fields.O } : {}) };
+  return { pem: cert.toString("pem"), key: subject.privateKey };
 }
 
 describe("certificate chain", () => {
@@ -94,8 +92,8 @@ describe("certificate chain", () => {
     expect(ok(["verify", "-CAfile", file("root.pem"), file("root.pem")])).toContain(": OK");
   });
 
-  test("a 24 h leaf signed with the intermediate key verifies through the intermediate", () => {
-    const leaf = issue({ hours: 24, dnsNames: ["app.home.example"] }).pem;
+  test("a 24 h leaf signed with the intermediate key verifies through the intermediate", async () => {
+    const leaf = (await issue({ hours: 24, dnsNames: ["app.home.example"] })).pem;
     writeFileSync(file("leaf.pem"), leaf);
     const verified = ok(["verify", "-CAfile", file("root.pem"), "-untrusted", file("intermediate.pem"), "-purpose", "sslserver", file("leaf.pem")]);
     expect(verified).toContain(": OK");
@@ -107,9 +105,9 @@ describe("certificate chain", () => {
     expect(Date.parse(cert.validTo) - Date.parse(cert.validFrom)).toBe(24 * 3600_000);
   });
 
-  test("pathlen 0 on the intermediate: nothing a CA below it signs verifies", () => {
-    const subCa = issue({ hours: 24, ca: true });
-    const leaf = issue({ hours: 24, dnsNames: ["app.home.example"], issuer: subCa });
+  test("pathlen 0 on the intermediate: nothing a CA below it signs verifies", async () => {
+    const subCa = await issue({ hours: 24, ca: true });
+    const leaf = await issue({ hours: 24, dnsNames: ["app.home.example"], issuer: subCa });
     writeFileSync(file("sub-ca-chain.pem"), material.intermediateCertificate + subCa.pem);
     writeFileSync(file("sub-ca-leaf.pem"), leaf.pem);
     const result = openssl(["verify", "-CAfile", file("root.pem"), "-untrusted", file("sub-ca-chain.pem"), file("sub-ca-leaf.pem")]);

@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { parseAllDocuments, stringify } from "yaml";
 import { presetKeys } from "../generator/config/presets.ts";
 import { UserError } from "../generator/errors.ts";
+import { SecretStore } from "../generator/secrets/store.ts";
 import { generate, render } from "../generator/generate.ts";
 import type { GeneratedFile } from "../generator/writer.ts";
 import {
@@ -34,10 +35,13 @@ const PHASES = ["1-cluster", "2-storage", "3-network", "4-monitoring", "5-auth",
 const FLUX_KUSTOMIZATION = "kustomize.toolkit.fluxcd.io/v1";
 
 let ageRecipients: string[];
+/** Their private keys, so a render can read back the values it needs (as SOPS_AGE_KEY). */
+let keyEnv: NodeJS.ProcessEnv;
 beforeAll(async () => {
-  // The pattern alone cannot make an age key (bech32 checksum): real ones, plus the docs' key.
-  const generated = await Promise.all([1, 2, 3].map(async () => identityToRecipient(await generateIdentity())));
-  ageRecipients = ["age1lj27ds4e2q8rvjcr6nm6x0c270d08wnepxs9405xgh6tsnqgr4aqe7uvwk", ...generated];
+  // The pattern alone cannot make an age key (bech32 checksum): real ones.
+  const identities = await Promise.all([1, 2, 3].map(() => generateIdentity()));
+  ageRecipients = await Promise.all(identities.map((identity) => identityToRecipient(identity)));
+  keyEnv = { ...process.env, SOPS_AGE_KEY_FILE: undefined, SOPS_AGE_KEY: identities.join("\n") };
 });
 
 /** A temporary repository holding homelab.yaml; removed after `use`. */
@@ -48,6 +52,17 @@ async function withRepo<T>(text: string, use: (repo: { dir: string; configPath: 
   } finally {
     rmSync(repo.dir, { recursive: true, force: true });
   }
+}
+
+/** The values a user must set for this config (`homelab secrets set`), as test values. */
+async function supplySecrets(dir: string, config: Config): Promise<void> {
+  const longhorn = (config.storage as Config | undefined)?.longhorn as Config | undefined;
+  const recipients = (config.secrets as { ageRecipients?: string[] } | undefined)?.ageRecipients;
+  if (!longhorn?.backup || !recipients) return;
+  const store = new SecretStore(dir, recipients);
+  await store.set("longhorn.backup.accessKeyId", "test-access-key-id");
+  await store.set("longhorn.backup.secretAccessKey", "test-secret-access-key");
+  store.writeStaged();
 }
 
 /** Every diagnostic of a rejection points into homelab.yaml at a line and column. */
@@ -120,10 +135,11 @@ describe("valid configs (drawn from the JSON Schema)", () => {
         const usage = keyUsage(config, homelabJsonSchema);
         for (const path of usage.present) present.add(path);
         for (const path of usage.absent) absent.add(path);
-        await withRepo(stringify(config), async ({ configPath }) => {
+        await withRepo(stringify(config), async ({ dir, configPath }) => {
+          await supplySecrets(dir, config);
           let files: GeneratedFile[];
           try {
-            files = (await render({ configPath })).files;
+            files = (await render({ configPath, env: keyEnv })).files;
           } catch (error) {
             if (!(error instanceof UserError)) throw error;
             expectLocated(error);
@@ -152,8 +168,9 @@ describe("valid configs (drawn from the JSON Schema)", () => {
     await fc.assert(
       fc.asyncProperty(valid, async (config) => {
         await withRepo(stringify(config), async ({ dir, configPath }) => {
+          await supplySecrets(dir, config);
           try {
-            await generate({ configPath });
+            await generate({ configPath, env: keyEnv });
           } catch (error) {
             if (!(error instanceof UserError)) throw error;
             fc.pre(false); // a rule rejection: draw another config

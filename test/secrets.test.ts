@@ -1,6 +1,6 @@
 // Secrets end to end: the store, Secret manifests wired to their users, stable bytes, the
 // private key only when needed, recipient rotation, leak guards, init.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -223,4 +223,27 @@ describe("init", () => {
     expect(sopsFiles.length).toBeGreaterThan(15);
     for (const file of sopsFiles) await expect(decryptDocument(readFileSync(join(root, file), "utf8"), [demoIdentity]), file).resolves.toBeDefined();
   });
+});
+
+test("secrets set on a terminal does not echo what is typed (a real pty through script(1))", async () => {
+  const { dir } = tempRepo(minimalConfig);
+  const typed = "TTY-CANARY-VALUE-91c2";
+  const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(cli)} secrets set demo.ttyTest`;
+  const terminal = spawn("script", ["-qec", command, "/dev/null"], { cwd: dir });
+  let output = "";
+  let typedYet = false;
+  terminal.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString("utf8");
+    // Type only once the prompt is there, as a person would.
+    if (!typedYet && output.includes("(not shown): ")) {
+      typedYet = true;
+      terminal.stdin.write(`${typed}\r`);
+    }
+  });
+  const status = await new Promise<number | null>((done) => terminal.on("close", done));
+  expect(status).toBe(0);
+  expect(output).toContain("saved demo.ttyTest");
+  expect(output).not.toContain(typed);
+  const stored = await decryptFile(join(dir, "secrets/demo.ttyTest.sops.yaml"));
+  expect(stored.value).toBe(typed);
 });

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import fc from "fast-check";
 import { decryptSops } from "sops-age";
-import { parse, parseDocument } from "yaml";
+import { isScalar, parse, parseDocument, visit } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
 import { decryptDocument, encryptDocument, goFormatFloat, SopsError, sopsMetadata } from "../generator/secrets/sops.ts";
 import { defaultAgeKeyFile, findAgeIdentities, parseAgeIdentities } from "../generator/secrets/age-keys.ts";
@@ -47,7 +47,9 @@ async function rejects(promise: Promise<unknown>, message: RegExp, secrets: read
   for (const secret of secrets) expect(text).not.toContain(secret);
 }
 
-const ENC = /ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]{44},tag:[A-Za-z0-9+/=]{24},type:(\w+)\]/g;
+/** An ENC[…] value of this type, as sops writes it (32-byte IV, 16-byte tag). */
+const encrypted = (type: string): unknown =>
+  expect.stringMatching(new RegExp(`^ENC\\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]{44},tag:[A-Za-z0-9+/=]{24},type:${type}\\]$`));
 
 function swapLines(text: string, a: string, b: string): string {
   const lines = text.split("\n");
@@ -118,64 +120,60 @@ describeFixtures("shared fixtures: ../shared/fixtures/sops/ (written by the real
 });
 
 describe("encryptDocument", () => {
-  it("writes the layout sops 3.9 writes (yaml.v3, indent 4, metadata block)", async () => {
-    const { recipient } = await newKey();
-    const text = await encryptDocument(
-      {
-        name: "demo",
-        port: 8080,
-        ratio: 0.5,
-        on: true,
-        list: ["a", { x: "y" }],
-        nested: { key: "v", empty: "" },
-        items: [{ name: "a", meta: { k: "v" }, tags: ["t"] }, [1, 2]],
+  it("writes the data in order, then the sops metadata block in sops' order, with the age enc as a block literal", async () => {
+    const { identity, recipient } = await newKey();
+    const data = {
+      name: "demo",
+      port: 8080,
+      ratio: 0.5,
+      on: true,
+      list: ["a", { x: "y" }],
+      nested: { key: "v", empty: "" },
+      items: [{ name: "a", meta: { k: "v" }, tags: ["t"] }, [1, 2]],
+      note_unencrypted: "kept",
+    };
+    const text = await encryptDocument(data, { recipients: [recipient], now: new Date("2025-01-02T03:04:05.999Z") });
+    for (const version of ["1.1", "1.2"] as const) {
+      const doc = parseDocument(text, { version });
+      expect(doc.errors).toEqual([]);
+      const file = doc.toJS() as Record<string, unknown>;
+      expect(Object.keys(file)).toEqual([...Object.keys(data), "sops"]);
+      const { sops, ...values } = file;
+      expect(Object.keys(sops as object)).toEqual(["kms", "gcp_kms", "azure_kv", "hc_vault", "age", "lastmodified", "mac", "pgp", "unencrypted_suffix", "version"]);
+      // Every value is an ENC[…] string of its type, the empty string stays empty, the suffix keeps its value readable.
+      expect(values).toEqual({
+        name: encrypted("str"),
+        port: encrypted("int"),
+        ratio: encrypted("float"),
+        on: encrypted("bool"),
+        list: [encrypted("str"), { x: encrypted("str") }],
+        nested: { key: encrypted("str"), empty: "" },
+        items: [{ name: encrypted("str"), meta: { k: encrypted("str") }, tags: [encrypted("str")] }, [encrypted("int"), encrypted("int")]],
         note_unencrypted: "kept",
-      },
-      { recipients: [recipient], now: new Date("2025-01-02T03:04:05.999Z") },
-    );
-    const masked = text
-      .replace(ENC, "ENC[…,type:$1]")
-      .replace(/(-----BEGIN AGE ENCRYPTED FILE-----\n)(?: {12}[A-Za-z0-9+/=]{1,64}\n)+/g, "$1            …\n");
-    expect(masked).toBe(
-      [
-        "name: ENC[…,type:str]",
-        "port: ENC[…,type:int]",
-        "ratio: ENC[…,type:float]",
-        '"on": ENC[…,type:bool]',
-        "list:",
-        "    - ENC[…,type:str]",
-        "    - x: ENC[…,type:str]",
-        "nested:",
-        "    key: ENC[…,type:str]",
-        '    empty: ""',
-        "items:",
-        "    - name: ENC[…,type:str]",
-        "      meta:",
-        "        k: ENC[…,type:str]",
-        "      tags:",
-        "        - ENC[…,type:str]",
-        "    - - ENC[…,type:int]",
-        "      - ENC[…,type:int]",
-        "note_unencrypted: kept",
-        "sops:",
-        "    kms: []",
-        "    gcp_kms: []",
-        "    azure_kv: []",
-        "    hc_vault: []",
-        "    age:",
-        `        - recipient: ${recipient}`,
-        "          enc: |",
-        "            -----BEGIN AGE ENCRYPTED FILE-----",
-        "            …",
-        "            -----END AGE ENCRYPTED FILE-----",
-        '    lastmodified: "2025-01-02T03:04:05Z"',
-        "    mac: ENC[…,type:str]",
-        "    pgp: []",
-        "    unencrypted_suffix: _unencrypted",
-        "    version: 3.9.4",
-        "",
-      ].join("\n"),
-    );
+      });
+      expect(sops).toEqual({
+        kms: [],
+        gcp_kms: [],
+        azure_kv: [],
+        hc_vault: [],
+        age: [{ recipient, enc: expect.stringMatching(/^-----BEGIN AGE ENCRYPTED FILE-----\n([A-Za-z0-9+/=]{1,64}\n)+-----END AGE ENCRYPTED FILE-----\n$/) }],
+        lastmodified: "2025-01-02T03:04:05Z",
+        mac: encrypted("str"),
+        pgp: [],
+        unencrypted_suffix: "_unencrypted",
+        version: "3.9.4",
+      });
+      const enc = doc.getIn(["sops", "age", 0, "enc"], true);
+      expect(isScalar(enc) && enc.type).toBe("BLOCK_LITERAL");
+      // ENC values are one-line plain or quoted scalars, never blocks.
+      visit(doc, {
+        Scalar(_key, node) {
+          if (typeof node.value === "string" && node.value.startsWith("ENC[")) expect(["PLAIN", "QUOTE_SINGLE", "QUOTE_DOUBLE"]).toContain(node.type);
+        },
+      });
+    }
+    expect((await decryptDocument(text, [identity])).data).toEqual(data);
+    expect(await decryptSops(text, { secretKey: identity, fileType: "yaml" })).toEqual(data);
   });
 
   it("files it writes decrypt with the independent sops-age package and with decryptDocument (MAC checked)", async () => {
@@ -234,67 +232,49 @@ describe("encryptDocument", () => {
     expect((await decryptDocument(text, [identity])).data).toEqual(secret);
   });
 
-  it("quotes plain values the way yaml.v3 does, so Go reads them back as the same strings", async () => {
+  it("values keep their type for YAML 1.2 core, YAML 1.1 and Go readers: tricky strings stay strings, numbers stay numbers", async () => {
     const { identity, recipient } = await newKey();
-    const data = {
+    const tricky = [
+      "on", "On", "y", "n", "yes", "no", "off", "true", "True", "FALSE", "null", "Null", "~", "",
+      "0755", "0o17", "0O17", "0x1F", "0X1F", "-0x1F", "0b101", "0B101", "09", "+1", "-1", "1_000", "12", "1e3", "1E3", ".5", "5.", ".inf", "-.inf", ".nan", "1:20", "190:20:30",
+      "2024-01-02", "2024-1-2", "2024-01-02T03:04:05Z", "2024-01-02 03:04:05",
+      "<<", "=", "-", "?", ":", "- item", "? x", "a: b", "a #b", "#comment", "&a", "*a", "!a", "|", ">", "%x", "@", "`", "'", '"', "it's", "[a]", "{a}", "a,b",
+      "---", "--- x", "...", " padded ", "a\tb", "é", "😀", "\u00a0",
+      "a\nb", "trailing\n\n", "\nleading", " indented\nblock\n", "a\n---\nb\n", "a\n%x\n", "a\r\nb",
+      "line\u2028separator", "next\u0085line", "\ufeffbom", "del\x7f", "\uffff",
+    ];
+    const data: Record<string, unknown> = {
       enc: "x",
-      yes: "no",
-      octal: "0755",
-      number: "12",
-      float: "1e3",
-      date: "2024-01-02",
-      nul: "null",
-      tilde: "~",
-      colon: "a: b",
-      hash: "#comment",
-      dash: "- item",
-      spaces: " padded ",
-      quote: "it's",
-      tab: "a\tb",
-      emoji: "😀",
-      accent: "é",
-      multi: "a\nb",
-      trailing: "a\n\n",
-      empty: "",
-      regex: "^/(dev|proc)($|/)",
-      scripts: [{ run: "echo hi\necho bye\n", args: ["--flag=x", "-"] }],
+      strings: tricky,
+      keys: Object.fromEntries(tricky.map((s, i) => [s, i])),
+      "multi\nline key": "v",
+      ["k".repeat(1100)]: { long: "key" },
+      numbers: [0, 42, -7, 2 ** 53, 0.5, -2.5e-5, 1e-7, 1e21, 2 ** 63, -(2 ** 64), 1.5e300, Infinity, -Infinity, NaN],
+      others: [true, false, null, [], {}],
     };
     const text = await encryptDocument(data, { recipients: [recipient], encryptedRegex: "^enc$" });
-    const body = text.slice(0, text.indexOf("\nsops:\n"));
-    expect(body.split("\n").slice(1)).toEqual([
-      '"yes": "no"',
-      'octal: "0755"',
-      'number: "12"',
-      'float: "1e3"',
-      'date: "2024-01-02"',
-      'nul: "null"',
-      'tilde: "~"',
-      "colon: 'a: b'",
-      "hash: '#comment'",
-      "dash: '- item'",
-      "spaces: ' padded '",
-      "quote: it's",
-      'tab: "a\\tb"',
-      'emoji: "\\U0001F600"',
-      "accent: é",
-      "multi: |-",
-      "    a",
-      "    b",
-      "trailing: |+",
-      "    a",
-      "",
-      'empty: ""',
-      "regex: ^/(dev|proc)($|/)",
-      "scripts:",
-      "    - run: |",
-      "        echo hi",
-      "        echo bye",
-      "      args:",
-      "        - --flag=x",
-      "        - '-'",
-    ]);
-    expect(parse(text)).toMatchObject(Object.fromEntries(Object.entries(data).filter(([key]) => key !== "enc")));
+    const { enc: _, ...plain } = data;
+    for (const version of ["1.1", "1.2"] as const) {
+      const doc = parseDocument(text, { version, uniqueKeys: true });
+      expect(doc.errors).toEqual([]);
+      const { sops, enc, ...rest } = doc.toJS() as Record<string, unknown>;
+      expect(rest).toEqual(plain);
+      expect(Object.keys(rest)).toEqual(Object.keys(plain));
+      expect(Object.keys(rest["keys"] as object)).toEqual(Object.keys(data["keys"] as object));
+      expect(enc).toMatch(/^ENC\[AES256_GCM,.*,type:str\]$/);
+      expect(sops).toMatchObject({ lastmodified: expect.any(String), version: "3.9.4" });
+    }
+    // Go reads the same (decryptDocument resolves plain scalars as yaml.v3 does), and so does sops-age.
     expect((await decryptDocument(text, [identity])).data).toEqual(data);
+    expect(await decryptSops(text, { secretKey: identity, fileType: "yaml" })).toEqual(data);
+    // Integers beyond 2^53 are written exactly, as Go's int64 reads them (decryptDocument gives a number when that is exact).
+    const big = await encryptDocument({ max: 2n ** 63n - 1n, min: -(2n ** 63n) }, { recipients: [recipient], encryptedRegex: "a^" });
+    for (const version of ["1.1", "1.2"] as const) expect(parse(big, { version, intAsBigInt: true })).toMatchObject({ max: 2n ** 63n - 1n, min: -(2n ** 63n) });
+    expect((await decryptDocument(big, [identity])).data).toEqual({ max: 2n ** 63n - 1n, min: -(2 ** 63) });
+    // Go's reader (libyaml) takes U+0085, U+2028 and U+2029 for line breaks and refuses DEL, C1 controls and
+    // U+FFFE/U+FFFF: none of them stands raw in the file, only as an escape inside double quotes.
+    expect(text).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/u);
+    expect(text).toContain('"line\\u2028separator"');
   });
 
   it("formats floats as Go's strconv does for the MAC and the plaintext", () => {
@@ -316,23 +296,26 @@ describe("encryptDocument", () => {
 });
 
 describe("round trips over arbitrary data (fast-check)", () => {
-  const text = fc.oneof(fc.string({ unit: "binary-ascii", maxLength: 12 }), fc.string({ unit: "grapheme", maxLength: 8 }), fc.constantFrom("", "on", "0755", "1e3", "2024-01-02", "~", "- x", "a: b", "null", "<<", " x", "x\n", "\nx", "a\n\n"));
-  const key = fc.string({ unit: "grapheme", maxLength: 10 }).filter((k) => !/[\r\n\u0085\u2028\u2029]/.test(k) && k !== "sops");
+  const tricky = fc.constantFrom("", "on", "y", "0755", "0X1F", "0B101", "1_000", "1e3", ".5", "1:20", "2024-01-02", "2024-1-2", "~", "-", "- x", "a: b", "null", "<<", "=", " x", "x\n", "\nx", "a\n\n", "a\u2028b", "\u0085", "\ufeffx", "\x7f");
+  const text = fc.oneof(fc.string({ unit: "binary-ascii", maxLength: 12 }), fc.string({ unit: "grapheme", maxLength: 8 }), fc.string({ unit: "binary", maxLength: 6 }), tricky);
+  const key = fc.oneof(fc.string({ unit: "grapheme", maxLength: 10 }), tricky).filter((k) => k !== "sops");
   const scalar = fc.oneof(text, fc.integer(), fc.double().map((x) => (Object.is(x, -0) ? 0 : x)), fc.boolean(), fc.constant(null));
   const value = fc.letrec<{ tree: unknown }>((tie) => ({
     tree: fc.oneof({ depthSize: "small", withCrossShrink: true }, scalar, fc.array(tie("tree"), { maxLength: 3 }), fc.dictionary(key, tie("tree"), { maxKeys: 3 })),
   })).tree;
   const document = fc.dictionary(key, value, { minKeys: 1, maxKeys: 5 });
 
-  it("every value encrypted, or every value left plain, decrypts to the same data; plain YAML readers agree", async () => {
+  it("every value encrypted, or every value left plain, decrypts to the same data; YAML 1.1 and 1.2 readers agree", async () => {
     const { identity, recipient } = await newKey();
     await fc.assert(
       fc.asyncProperty(document, fc.boolean(), async (data, encryptAll) => {
         const out = await encryptDocument(data, encryptAll ? { recipients: [recipient] } : { recipients: [recipient], encryptedRegex: "a^" });
         expect((await decryptDocument(out, [identity])).data).toEqual(data);
         if (!encryptAll) {
-          const { sops: _, ...plain } = parse(out) as Record<string, unknown>;
-          expect(plain).toEqual(data);
+          for (const version of ["1.1", "1.2"] as const) {
+            const { sops: _, ...plain } = parse(out, { version }) as Record<string, unknown>;
+            expect(plain).toEqual(data);
+          }
         }
       }),
       { numRuns: 150 },
@@ -430,7 +413,7 @@ describe("tamper detection", () => {
 
   it("a removed value (truncated file) is rejected", async () => {
     const { text, identity } = await sample();
-    await rejects(decryptDocument(text.replace(/^ {4}- ENC\[.*\n/m, ""), [identity]), /MAC mismatch/, [...secrets, identity]);
+    await rejects(decryptDocument(text.replace(/^ +- ENC\[.*\n/m, ""), [identity]), /MAC mismatch/, [...secrets, identity]);
     await rejects(decryptDocument(text.replace(/^gamma: .*\n/m, ""), [identity]), /MAC mismatch/, [...secrets, identity]);
     await rejects(decryptDocument(text.slice(0, text.indexOf("sops:")), [identity]), /sops metadata is missing/);
   });

@@ -17,17 +17,12 @@
 //   use "sig", alg "ES256", kid = its RFC 7638 thumbprint, the private JWK encrypted as a
 //   compact JWE {alg PBES2-HS256+A128KW, enc A256GCM, cty "jwk+json", p2c 600000, p2s 16 bytes}.
 //   The JWE is built here with node:crypto (PBKDF2, AES key wrap, AES-GCM; RFC 7516/7518).
-import {
-  X509Certificate,
-  createCipheriv,
-  createHash,
-  generateKeyPair,
-  pbkdf2,
-  randomBytes,
-  sign,
-  type KeyObject,
-} from "node:crypto";
+// The certificates are built and signed with @peculiar/x509 on node's WebCrypto. It is loaded
+// only when a CA is made (see loadX509): every `generate` imports this module through
+// step-ca.ts, for certificateFingerprint, and @peculiar/x509 takes ~100 ms to load.
+import { createCipheriv, createHash, KeyObject, pbkdf2, randomBytes, X509Certificate, type webcrypto } from "node:crypto";
 import { promisify } from "node:util";
+import type * as X509 from "@peculiar/x509";
 
 /** The public half of the provisioner key, as it appears in ca.json (`provisioners[].key`). */
 export interface ProvisionerPublicJwk {
@@ -86,7 +81,6 @@ export const CA_LIFETIME_MS = 10 * 365 * 24 * 60 * 60 * 1000;
 export const PROVISIONER_PBES2_COUNT = 600_000;
 export const DEFAULT_PROVISIONER_NAME = "step-issuer";
 
-const generateKeyPairAsync = promisify(generateKeyPair);
 const pbkdf2Async = promisify(pbkdf2);
 
 /** A random password: 32 bytes, base64url (43 characters, no padding). */
@@ -102,57 +96,55 @@ export async function createCertificateAuthority(options: CreateCaOptions): Prom
   const notBefore = new Date(Math.floor((options.now ?? new Date()).getTime() / 1000) * 1000);
   const notAfter = new Date(notBefore.getTime() + CA_LIFETIME_MS);
 
+  const x509 = await loadX509();
   const [root, intermediate, provisionerKey] = await Promise.all([newEcKey(), newEcKey(), newEcKey()]);
   const rootPassword = randomPassword();
   const password = randomPassword();
   const provisionerPassword = randomPassword();
 
-  const rootName: DistinguishedName = { organization: domain, commonName: `${name} Root CA` };
-  const rootDer = signCertificate({
+  // keyUsage and basicConstraints critical, as Go's x509 writes them.
+  const caExtensions = async (publicKey: webcrypto.CryptoKey, pathLength: number) => [
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    new x509.BasicConstraintsExtension(true, pathLength, true),
+    await x509.SubjectKeyIdentifierExtension.create(publicKey),
+  ];
+  const rootCert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
-    issuer: rootName,
-    subject: rootName,
+    name: distinguishedName(x509, domain, `${name} Root CA`),
     notBefore,
     notAfter,
-    publicKey: root.publicKey,
-    signingKey: root.privateKey,
-    extensions: {
-      keyUsage: ["keyCertSign", "cRLSign"],
-      basicConstraints: { ca: true, pathLength: 1 },
-      subjectKeyIdentifier: true,
-    },
+    keys: root,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: await caExtensions(root.publicKey, 1),
   });
-  const intermediateDer = signCertificate({
+  const intermediateCert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
-    issuer: rootName,
-    subject: { organization: domain, commonName: `${name} Intermediate CA` },
+    issuer: rootCert.subjectName,
+    subject: distinguishedName(x509, domain, `${name} Intermediate CA`),
     notBefore,
     notAfter,
     publicKey: intermediate.publicKey,
     signingKey: root.privateKey,
-    extensions: {
-      keyUsage: ["keyCertSign", "cRLSign"],
-      basicConstraints: { ca: true, pathLength: 0 },
-      subjectKeyIdentifier: true,
-      authorityKeyIdentifier: subjectKeyId(root.publicKey),
-    },
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [...(await caExtensions(intermediate.publicKey, 0)), await x509.AuthorityKeyIdentifierExtension.create(root.publicKey)],
   });
-  // Guard against an encoding slip: node must read both back and see the chain signed.
-  const rootCert = new X509Certificate(rootDer);
-  const intermediateCert = new X509Certificate(intermediateDer);
-  if (!rootCert.verify(root.publicKey) || !intermediateCert.verify(root.publicKey) || !intermediateCert.checkIssued(rootCert)) {
+  // Guard: node's own X.509 parser reads both back and sees the chain signed; it writes the PEM.
+  const rootNode = new X509Certificate(new Uint8Array(rootCert.rawData));
+  const intermediateNode = new X509Certificate(new Uint8Array(intermediateCert.rawData));
+  const rootPublic = KeyObject.from(root.publicKey);
+  if (!rootNode.verify(rootPublic) || !intermediateNode.verify(rootPublic) || !intermediateNode.checkIssued(rootNode)) {
     throw new Error("internal error: the generated CA certificates do not verify");
   }
 
   const provisionerName = options.provisionerName ?? DEFAULT_PROVISIONER_NAME;
-  const { publicJwk, privateJwk } = provisionerJwks(provisionerKey.privateKey);
+  const { publicJwk, privateJwk } = provisionerJwks(KeyObject.from(provisionerKey.privateKey));
   const encryptedKey = await encryptJwe(JSON.stringify(privateJwk), provisionerPassword, "jwk+json");
 
   return {
-    rootCertificate: toPem("CERTIFICATE", rootDer),
+    rootCertificate: rootNode.toString(),
     rootKey: encryptKey(root.privateKey, rootPassword),
     rootPassword,
-    intermediateCertificate: toPem("CERTIFICATE", intermediateDer),
+    intermediateCertificate: intermediateNode.toString(),
     intermediateKey: encryptKey(intermediate.privateKey, password),
     password,
     provisioner: { name: provisionerName, kid: publicJwk.kid, publicKey: publicJwk, encryptedKey, password: provisionerPassword },
@@ -173,13 +165,13 @@ export function ecJwkThumbprint(jwk: { readonly crv: string; readonly x: string;
 // ---------------------------------------------------------------------------------------------
 // Keys
 
-async function newEcKey(): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {
-  return generateKeyPairAsync("ec", { namedCurve: "P-256" });
+async function newEcKey(): Promise<webcrypto.CryptoKeyPair> {
+  return globalThis.crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
 }
 
 /** Encrypted PKCS#8 PEM ("ENCRYPTED PRIVATE KEY", PBES2/PBKDF2-HMAC-SHA256/AES-256-CBC). */
-function encryptKey(key: KeyObject, passphrase: string): string {
-  return key.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }) as string;
+function encryptKey(key: webcrypto.CryptoKey, passphrase: string): string {
+  return KeyObject.from(key).export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }) as string;
 }
 
 function provisionerJwks(privateKey: KeyObject): { publicJwk: ProvisionerPublicJwk; privateJwk: ProvisionerPublicJwk & { d: string } } {
@@ -219,182 +211,36 @@ async function encryptJwe(plaintext: string, password: string, contentType: stri
 }
 
 // ---------------------------------------------------------------------------------------------
-// X.509 (RFC 5280), DER-encoded here: node:crypto signs and parses certificates but has no
-// builder. Only what the CA needs: EC P-256 keys, ecdsa-with-SHA256, UTF8String names.
+// X.509 (RFC 5280), with @peculiar/x509
 
-export interface DistinguishedName {
-  readonly organization?: string;
-  readonly commonName: string;
-}
+/** ecdsa-with-SHA256, as step signs with P-256 keys. */
+const SIGNING_ALGORITHM = { name: "ECDSA", hash: "SHA-256" } as const;
 
-export type KeyUsage = "digitalSignature" | "keyEncipherment" | "keyCertSign" | "cRLSign";
-const keyUsageBits: Record<KeyUsage, number> = { digitalSignature: 0, keyEncipherment: 2, keyCertSign: 5, cRLSign: 6 };
-const extendedKeyUsageOids = { serverAuth: "1.3.6.1.5.5.7.3.1", clientAuth: "1.3.6.1.5.5.7.3.2" } as const;
-
-export interface CertificateOptions {
-  /** Positive serial number, big-endian bytes. */
-  readonly serialNumber: Buffer;
-  readonly issuer: DistinguishedName;
-  readonly subject: DistinguishedName;
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  /** EC P-256 public key of the subject. */
-  readonly publicKey: KeyObject;
-  /** EC P-256 private key of the issuer. */
-  readonly signingKey: KeyObject;
-  readonly extensions: {
-    /** Critical, as Go's x509 writes it. */
-    readonly keyUsage?: readonly KeyUsage[];
-    readonly extendedKeyUsage?: readonly (keyof typeof extendedKeyUsageOids)[];
-    /** Critical; `{ ca: false }` writes an empty BasicConstraints (end entity). */
-    readonly basicConstraints?: { readonly ca: boolean; readonly pathLength?: number };
-    readonly subjectKeyIdentifier?: boolean;
-    /** The issuer's subject key identifier. */
-    readonly authorityKeyIdentifier?: Buffer;
-    readonly dnsNames?: readonly string[];
-  };
-}
+let x509Module: Promise<typeof X509> | undefined;
 
 /**
- * A DER certificate signed with ecdsa-with-SHA256. Used for the CA pair; also a building
- * block for leaf certificates (the tests issue one from the intermediate).
+ * @peculiar/x509, loaded on first use and set to node's WebCrypto. reflect-metadata is the
+ * Reflect polyfill its README requires (tsyringe, underneath it, checks for it when loaded), so
+ * it is imported first, once.
  */
-export function signCertificate(options: CertificateOptions): Buffer {
-  const { extensions: ext } = options;
-  const extensions: Buffer[] = [];
-  if (ext.keyUsage) extensions.push(extension("2.5.29.15", true, keyUsageValue(ext.keyUsage)));
-  if (ext.extendedKeyUsage) extensions.push(extension("2.5.29.37", false, sequence(...ext.extendedKeyUsage.map((u) => oid(extendedKeyUsageOids[u])))));
-  if (ext.basicConstraints) {
-    const { ca, pathLength } = ext.basicConstraints;
-    extensions.push(extension("2.5.29.19", true, ca ? sequence(boolean(true), ...(pathLength === undefined ? [] : [integer(pathLength)])) : sequence()));
-  }
-  if (ext.subjectKeyIdentifier) extensions.push(extension("2.5.29.14", false, octetString(subjectKeyId(options.publicKey))));
-  if (ext.authorityKeyIdentifier) extensions.push(extension("2.5.29.35", false, sequence(tlv(0x80, ext.authorityKeyIdentifier))));
-  if (ext.dnsNames && ext.dnsNames.length > 0) {
-    extensions.push(extension("2.5.29.17", false, sequence(...ext.dnsNames.map((n) => tlv(0x82, Buffer.from(n, "ascii"))))));
-  }
-
-  const signatureAlgorithm = sequence(oid("1.2.840.10045.4.3.2")); // ecdsa-with-SHA256, no parameters
-  const tbs = sequence(
-    explicit(0, integer(2)), // v3
-    integer(options.serialNumber),
-    signatureAlgorithm,
-    name(options.issuer),
-    sequence(time(options.notBefore), time(options.notAfter)),
-    name(options.subject),
-    options.publicKey.export({ type: "spki", format: "der" }),
-    ...(extensions.length > 0 ? [explicit(3, sequence(...extensions))] : []),
-  );
-  const signature = sign("sha256", tbs, { key: options.signingKey, dsaEncoding: "der" });
-  return sequence(tbs, signatureAlgorithm, bitString(signature));
+function loadX509(): Promise<typeof X509> {
+  x509Module ??= (async () => {
+    await import("reflect-metadata");
+    const x509 = await import("@peculiar/x509");
+    x509.cryptoProvider.set(globalThis.crypto);
+    return x509;
+  })();
+  return x509Module;
 }
 
-/** 16 random bytes, top bit clear (positive) and second-highest bit set (no leading zero). */
-export function randomSerial(): Buffer {
+/** O=<organization>, CN=<commonName> (Go's order), one attribute per RDN, values as UTF8String. */
+function distinguishedName(x509: typeof X509, organization: string, commonName: string): X509.Name {
+  return new x509.Name([{ O: [{ utf8String: organization }] }, { CN: [{ utf8String: commonName }] }]);
+}
+
+/** 16 random bytes, hex: top bit clear (positive) and second-highest bit set (no leading zero). */
+function randomSerial(): string {
   const serial = randomBytes(16);
   serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;
-  return serial;
-}
-
-/** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits (the uncompressed EC point). */
-export function subjectKeyId(publicKey: KeyObject): Buffer {
-  const jwk = publicKey.export({ format: "jwk" });
-  if (jwk.kty !== "EC" || !jwk.x || !jwk.y) throw new Error("subjectKeyId: expected an EC key");
-  const point = Buffer.concat([Buffer.from([0x04]), Buffer.from(jwk.x, "base64url"), Buffer.from(jwk.y, "base64url")]);
-  return createHash("sha1").update(point).digest();
-}
-
-function toPem(label: string, der: Buffer): string {
-  const lines = der.toString("base64").match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
-}
-
-// DER primitives (X.690).
-
-function tlv(tag: number, content: Buffer): Buffer {
-  const length = content.length;
-  let header: Buffer;
-  if (length < 0x80) header = Buffer.from([tag, length]);
-  else {
-    const bytes: number[] = [];
-    for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n % 256);
-    header = Buffer.from([tag, 0x80 | bytes.length, ...bytes]);
-  }
-  return Buffer.concat([header, content]);
-}
-
-function sequence(...items: Buffer[]): Buffer {
-  return tlv(0x30, Buffer.concat(items));
-}
-
-function explicit(tagNumber: number, content: Buffer): Buffer {
-  return tlv(0xa0 | tagNumber, content);
-}
-
-function boolean(value: boolean): Buffer {
-  return tlv(0x01, Buffer.from([value ? 0xff : 0x00]));
-}
-
-/** INTEGER from a small non-negative number or from big-endian magnitude bytes (non-negative). */
-function integer(value: number | Buffer): Buffer {
-  let bytes: Buffer;
-  if (typeof value === "number") {
-    const out: number[] = [];
-    for (let n = value; n > 0; n = Math.floor(n / 256)) out.unshift(n % 256);
-    bytes = Buffer.from(out);
-  } else bytes = value;
-  let start = 0;
-  while (start < bytes.length - 1 && bytes[start] === 0) start++;
-  bytes = bytes.subarray(start);
-  if (bytes.length === 0) bytes = Buffer.from([0]);
-  if ((bytes[0] ?? 0) & 0x80) bytes = Buffer.concat([Buffer.from([0]), bytes]);
-  return tlv(0x02, bytes);
-}
-
-function bitString(bytes: Buffer, unusedBits = 0): Buffer {
-  return tlv(0x03, Buffer.concat([Buffer.from([unusedBits]), bytes]));
-}
-
-function octetString(bytes: Buffer): Buffer {
-  return tlv(0x04, bytes);
-}
-
-function oid(dotted: string): Buffer {
-  const parts = dotted.split(".").map(Number);
-  const [first = 0, second = 0, ...rest] = parts;
-  const out: number[] = [first * 40 + second];
-  for (const part of rest) {
-    const chunk: number[] = [part & 0x7f];
-    for (let n = Math.floor(part / 128); n > 0; n = Math.floor(n / 128)) chunk.unshift((n & 0x7f) | 0x80);
-    out.push(...chunk);
-  }
-  return tlv(0x06, Buffer.from(out));
-}
-
-function name(dn: DistinguishedName): Buffer {
-  // Go's order: O before CN. RDNs of one attribute each, values as UTF8String.
-  const attribute = (type: string, value: string) => tlv(0x31, sequence(oid(type), tlv(0x0c, Buffer.from(value, "utf8"))));
-  return sequence(...(dn.organization ? [attribute("2.5.4.10", dn.organization)] : []), attribute("2.5.4.3", dn.commonName));
-}
-
-/** UTCTime through 2049, GeneralizedTime after (RFC 5280 4.1.2.5). */
-function time(date: Date): Buffer {
-  const iso = date.toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
-  const digits = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
-  const year = date.getUTCFullYear();
-  if (year < 1950 || year > 9999) throw new Error(`certificate time out of range: ${iso}`);
-  return year < 2050 ? tlv(0x17, Buffer.from(digits.slice(2), "ascii")) : tlv(0x18, Buffer.from(digits, "ascii"));
-}
-
-function extension(id: string, critical: boolean, value: Buffer): Buffer {
-  return sequence(oid(id), ...(critical ? [boolean(true)] : []), octetString(value));
-}
-
-/** KeyUsage as a DER named bit list: trailing zero bits dropped. */
-function keyUsageValue(usages: readonly KeyUsage[]): Buffer {
-  const bits = usages.map((u) => keyUsageBits[u]);
-  const highest = Math.max(...bits);
-  const bytes = Buffer.alloc(Math.floor(highest / 8) + 1);
-  for (const bit of bits) bytes[Math.floor(bit / 8)] = (bytes[Math.floor(bit / 8)] ?? 0) | (0x80 >> bit % 8);
-  return bitString(bytes, 7 - (highest % 8));
+  return serial.toString("hex");
 }

@@ -19,9 +19,10 @@ async function readValue(name: string, stdin: NodeJS.ReadStream, stderr: NodeJS.
     for await (const chunk of stdin) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
   }
-  stderr.write(`Value for ${name} (not shown): `);
   const muted = new Writable({ write: (_chunk, _encoding, done) => done() });
+  // The terminal stops echoing when the interface exists: only then ask for the value.
   const prompt = createInterface({ input: stdin, output: muted, terminal: true });
+  stderr.write(`Value for ${name} (not shown): `);
   const value = await new Promise<string>((done) => prompt.question("", done));
   prompt.close();
   stderr.write("\n");

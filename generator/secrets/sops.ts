@@ -11,7 +11,7 @@
 // Nothing here prints key material or decrypted values in an error.
 import { createCipheriv, createDecipheriv, createHash, randomBytes, type Hash } from "node:crypto";
 import { Decrypter, Encrypter, armor } from "age-encryption";
-import { isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document } from "yaml";
+import { Document, isAlias, isMap, isPair, isScalar, isSeq, Pair, parseAllDocuments, Scalar, YAMLMap, YAMLSeq } from "yaml";
 
 /** The sops version written into new files' metadata. */
 export const SOPS_VERSION = "3.9.4";
@@ -159,23 +159,6 @@ export function goFormatFloat(x: number): string {
   return `${sign}${digits.slice(0, dp)}.${digits.slice(dp)}`;
 }
 
-/** yaml.v3's float text: strconv 'g' with shortest precision, .inf/.nan spelled the YAML way. */
-function yamlFloatText(x: number): string {
-  if (Number.isNaN(x)) return ".nan";
-  if (x === Infinity) return ".inf";
-  if (x === -Infinity) return "-.inf";
-  if (x === 0) return Object.is(x, -0) ? "-0" : "0";
-  const sign = x < 0 ? "-" : "";
-  const { digits, dp } = shortestDigits(x);
-  const exp = dp - 1;
-  if (exp < -4 || exp >= 6) {
-    const mantissa = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    const e = Math.abs(exp);
-    return `${sign}${mantissa}e${exp < 0 ? "-" : "+"}${e < 10 ? "0" : ""}${e}`;
-  }
-  return goFormatFloat(x);
-}
-
 /** strconv.ParseFloat(s, 64) for decimal text (no hex floats); null when Go would fail. */
 function goParseFloat(text: string): number | null {
   if (/^[+-]?(inf|infinity)$/i.test(text)) return text.startsWith("-") ? -Infinity : Infinity;
@@ -245,7 +228,6 @@ function rfc3339Seconds(date: Date): string {
 // ---------------------------------------------------------------------------------------------
 // yaml.v3 scalar resolution (resolve.go) for plain scalars.
 
-const OLD_BOOLS = new Set(["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF"]);
 const YAML_STYLE_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
 
 type Resolved = Leaf | { readonly kind: "uint" };
@@ -730,240 +712,66 @@ function parseSops(text: string, format: SopsFormat = guessFormat(text)): Parsed
 }
 
 // ---------------------------------------------------------------------------------------------
-// Writing YAML exactly as sops 3.9 does: gopkg.in/yaml.v3's emitter with an indent of 4.
-// (The yaml library reads everything here, but it cannot lay out nested blocks the way yaml.v3
-// does: yaml.v3 aligns a block nested in a sequence item to the next multiple of the indent.)
+// Writing YAML: the yaml library, with sops' key order. The layout is not yaml.v3's byte for byte
+// (sops, Flux and the MAC only need the same content); each scalar is styled so that Go's yaml.v3,
+// YAML 1.2 core and YAML 1.1 readers all read back the same value and type. The indent is 2, as
+// in the generator's other files: with 4, yaml 2.9 misplaces a mapping under an explicit "? " key
+// (keys over 1024 characters).
 
-const INDENT = 4;
+/** Characters Go's YAML reader takes as a line break or refuses when they stand raw in the text. */
+const GO_RAW_UNSAFE = /[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/u;
 
-function isPrintable(cp: number): boolean {
-  return cp === 0x0a || (cp >= 0x20 && cp <= 0x7e) || (cp >= 0xa0 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd && cp !== 0xfeff);
+/** A string scalar every reader gets back as this string. */
+function stringNode(value: string, isKey: boolean): Scalar {
+  const node = new Scalar(value);
+  // YAML 1.2 core and 1.1 ("on", "0755", "1e3", "~", "<<", "- x") are the library's own quoting
+  // (core schema, yaml-1.1 compat). Go reads a little more as non-strings ("0X1F", "0B101",
+  // "0O17"), and "=" is YAML 1.1's value key, which libyaml-based readers refuse.
+  if (GO_RAW_UNSAFE.test(value)) node.type = Scalar.QUOTE_DOUBLE;
+  else if (value.includes("\n")) node.type = isKey ? Scalar.QUOTE_DOUBLE : Scalar.BLOCK_LITERAL;
+  else if (value === "=" || goResolve(value).kind !== "str") node.type = Scalar.QUOTE_DOUBLE;
+  return node;
 }
 
-const isBreak = (ch: string): boolean => ch === "\r" || ch === "\n" || ch === "\u0085" || ch === "\u2028" || ch === "\u2029";
-
-interface ScalarAnalysis {
-  readonly multiline: boolean;
-  readonly blockPlainAllowed: boolean;
-  readonly singleQuotedAllowed: boolean;
-  readonly blockAllowed: boolean;
+function yamlMap(node: MapNode): YAMLMap {
+  const map = new YAMLMap();
+  for (const [key, child] of node.entries) map.items.push(new Pair(stringNode(key, true), yamlOf(child)));
+  return map;
 }
 
-/** yaml_emitter_analyze_scalar, block context. */
-function analyzeScalar(value: string): ScalarAnalysis {
-  if (value === "") return { multiline: false, blockPlainAllowed: true, singleQuotedAllowed: true, blockAllowed: false };
-  const chars = [...value];
-  let blockIndicators = value.startsWith("---") || value.startsWith("...");
-  let lineBreaks = false;
-  let special = false;
-  let tabs = false;
-  let leadingSpace = false;
-  let leadingBreak = false;
-  let trailingSpace = false;
-  let trailingBreak = false;
-  let breakSpace = false;
-  let spaceBreak = false;
-  let precededByWhitespace = true;
-  let previousSpace = false;
-  let previousBreak = false;
-  chars.forEach((ch, i) => {
-    const next = chars[i + 1];
-    const followedByWhitespace = next === undefined || next === " " || next === "\t";
-    if (i === 0) {
-      if ("#,[]{}&*!|>'\"%@`".includes(ch)) blockIndicators = true;
-      else if ((ch === "?" || ch === ":" || ch === "-") && followedByWhitespace) blockIndicators = true;
-    } else if (ch === ":" && followedByWhitespace) blockIndicators = true;
-    else if (ch === "#" && precededByWhitespace) blockIndicators = true;
-    const cp = ch.codePointAt(0) ?? 0;
-    if (ch === "\t") tabs = true;
-    else if (!isPrintable(cp)) special = true;
-    const last = i === chars.length - 1;
-    if (ch === " ") {
-      if (i === 0) leadingSpace = true;
-      if (last) trailingSpace = true;
-      if (previousBreak) breakSpace = true;
-      previousSpace = true;
-      previousBreak = false;
-    } else if (isBreak(ch)) {
-      lineBreaks = true;
-      if (i === 0) leadingBreak = true;
-      if (last) trailingBreak = true;
-      if (previousSpace) spaceBreak = true;
-      previousSpace = false;
-      previousBreak = true;
-    } else {
-      previousSpace = false;
-      previousBreak = false;
+function yamlOf(node: Tree): YAMLMap | YAMLSeq | Scalar {
+  switch (node.kind) {
+    case "map":
+      return yamlMap(node);
+    case "seq": {
+      const seq = new YAMLSeq();
+      for (const item of node.items) seq.items.push(yamlOf(item));
+      return seq;
     }
-    precededByWhitespace = ch === " " || ch === "\t" || isBreak(ch);
-  });
-  let blockPlainAllowed = true;
-  let singleQuotedAllowed = true;
-  let blockAllowed = true;
-  if (leadingSpace || leadingBreak || trailingSpace || trailingBreak) blockPlainAllowed = false;
-  if (trailingSpace) blockAllowed = false;
-  if (breakSpace) blockPlainAllowed = singleQuotedAllowed = false;
-  if (spaceBreak || tabs || special) blockPlainAllowed = singleQuotedAllowed = false;
-  if (spaceBreak || special) blockAllowed = false;
-  if (lineBreaks || blockIndicators) blockPlainAllowed = false;
-  return { multiline: lineBreaks, blockPlainAllowed, singleQuotedAllowed, blockAllowed };
+    case "str":
+      return stringNode(node.value, false);
+    case "float": {
+      // 2 ** 63 as "9223372036854776000.0", not an integer Go cannot hold; "1e+21" stays as it is.
+      const scalar = new Scalar(node.value);
+      scalar.minFractionDigits = 1;
+      return scalar;
+    }
+    case "time":
+      throw new Error("timestamps are only read, never written");
+    case "null":
+      return new Scalar(null);
+    default:
+      return new Scalar(node.value);
+  }
 }
 
-type ScalarStyle = "plain" | "single" | "double" | "literal";
-
-/** encoder.stringv then yaml_emitter_select_scalar_style. */
-function stringStyle(value: string, isKey: boolean): ScalarStyle {
-  let style: ScalarStyle;
-  if (value.includes("\n")) style = "literal";
-  else {
-    const resolved = goResolve(value);
-    const isBase60Float = /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/.test(value);
-    style = resolved.kind === "str" && !isBase60Float && !OLD_BOOLS.has(value) ? "plain" : "double";
-  }
-  const a = analyzeScalar(value);
-  if (isKey && a.multiline) style = "double";
-  if (style === "plain" && (!a.blockPlainAllowed || (value === "" && isKey))) style = "single";
-  // A single-quoted scalar with raw line breaks is not worth reproducing: quote those doubly.
-  if (style === "single" && (!a.singleQuotedAllowed || a.multiline)) style = "double";
-  if (style === "literal" && (!a.blockAllowed || isKey)) style = "double";
-  // yaml.v3 drops a leading line break from a literal block; keep such values intact instead.
-  if (style === "literal" && isBreak(value[0] ?? "")) style = "double";
-  return style;
-}
-
-const ESCAPES: Readonly<Record<number, string>> = {
-  0x00: "0", 0x07: "a", 0x08: "b", 0x09: "t", 0x0a: "n", 0x0b: "v", 0x0c: "f", 0x0d: "r", 0x1b: "e",
-  0x22: "\"", 0x5c: "\\", 0x85: "N", 0xa0: "_", 0x2028: "L", 0x2029: "P",
-};
-
-function doubleQuoted(value: string): string {
-  const startsWithBom = value.startsWith("\ufeff");
-  let out = "\"";
-  for (const ch of value) {
-    const cp = ch.codePointAt(0) ?? 0;
-    if (!isPrintable(cp) || startsWithBom || isBreak(ch) || ch === "\"" || ch === "\\") {
-      const named = ESCAPES[cp];
-      if (named !== undefined) out += `\\${named}`;
-      else if (cp <= 0xff) out += `\\x${cp.toString(16).toUpperCase().padStart(2, "0")}`;
-      else if (cp <= 0xffff) out += `\\u${cp.toString(16).toUpperCase().padStart(4, "0")}`;
-      else out += `\\U${cp.toString(16).toUpperCase().padStart(8, "0")}`;
-    } else out += ch;
-  }
-  return `${out}"`;
-}
-
-class YamlV3Writer {
-  private out = "";
-
-  document(root: MapNode): string {
-    this.block(root, -1, false);
-    return `${this.out}\n`;
-  }
-
-  /** A new line at `indent`, unless the previous scalar already ended one. */
-  private newline(indent: number): void {
-    if (this.out !== "" && !this.out.endsWith("\n")) this.out += "\n";
-    this.out += " ".repeat(indent);
-  }
-
-  /** yaml_emitter_increase_indent for a block: +2 inside a sequence item, else the next multiple. */
-  private static childIndent(indent: number, inSequenceItem: boolean): number {
-    if (indent < 0) return 0;
-    return inSequenceItem ? indent + 2 : INDENT * Math.floor((indent + INDENT) / INDENT);
-  }
-
-  private block(node: MapNode | SeqNode, parentIndent: number, inSequenceItem: boolean): void {
-    const indent = YamlV3Writer.childIndent(parentIndent, inSequenceItem);
-    if (node.kind === "map") {
-      node.entries.forEach(([key, value], i) => {
-        if (i === 0 && inSequenceItem) this.out += " ";
-        else this.newline(indent);
-        this.out += `${this.key(key)}:`;
-        this.value(value, indent, false);
-      });
-    } else {
-      node.items.forEach((value, i) => {
-        if (i === 0 && inSequenceItem) this.out += " ";
-        else this.newline(indent);
-        this.out += "-";
-        this.value(value, indent, true);
-      });
-    }
-  }
-
-  private key(key: string): string {
-    if (Buffer.byteLength(key) > 128 || analyzeScalar(key).multiline) {
-      throw new SopsError(`key "${key.slice(0, 40)}…" is too long or multi-line for a simple YAML key`);
-    }
-    return this.scalarText(key, stringStyle(key, true), 0);
-  }
-
-  private value(node: Tree, indent: number, inSequenceItem: boolean): void {
-    switch (node.kind) {
-      case "map":
-      case "seq":
-        if (node.kind === "map" ? node.entries.length === 0 : node.items.length === 0) {
-          this.out += node.kind === "map" ? " {}" : " []";
-          return;
-        }
-        this.block(node, indent, inSequenceItem);
-        return;
-      case "null":
-        this.out += " null";
-        return;
-      case "bool":
-        this.out += node.value ? " true" : " false";
-        return;
-      case "int":
-        this.out += ` ${node.value.toString()}`;
-        return;
-      case "float":
-        this.out += ` ${yamlFloatText(node.value)}`;
-        return;
-      case "time":
-        this.out += ` ${node.text}`;
-        return;
-      case "str":
-        this.out += ` ${this.scalarText(node.value, stringStyle(node.value, false), YamlV3Writer.childIndent(indent, inSequenceItem))}`;
-        return;
-    }
-  }
-
-  private scalarText(value: string, style: ScalarStyle, indent: number): string {
-    switch (style) {
-      case "plain":
-        return value;
-      case "single":
-        return `'${value.replaceAll("'", "''")}'`;
-      case "double":
-        return doubleQuoted(value);
-      case "literal":
-        return this.literal(value, indent);
-    }
-  }
-
-  /** yaml_emitter_write_literal_scalar with its indentation and chomping hints. */
-  private literal(value: string, indent: number): string {
-    let header = "|";
-    const first = value[0] ?? "";
-    if (first === " " || isBreak(first)) header += String(INDENT);
-    const last = value.at(-1) ?? "";
-    if (value === "" || !isBreak(last)) header += "-";
-    else if (value.length === 1 || isBreak(value.at(-2) ?? "")) header += "+";
-    let text = header;
-    let breaks = true;
-    for (const ch of value) {
-      if (isBreak(ch)) {
-        text += ch;
-        breaks = true;
-      } else {
-        if (breaks) text += (text.endsWith("\n") || text.endsWith("\u2028") || text.endsWith("\u2029") ? "" : "\n") + " ".repeat(indent);
-        text += ch;
-        breaks = false;
-      }
-    }
-    return text;
-  }
+function writeYaml(root: MapNode): string {
+  const doc = new Document(yamlMap(root), { compat: "yaml-1.1" });
+  const text = doc.toString({ lineWidth: 0, minContentWidth: 0 });
+  // The library escapes only C0 controls in double quotes. Every string holding one of these is
+  // double-quoted (stringNode) and nothing else in the file holds one, so escaping them in the
+  // text escapes them inside double quotes, where "\uXXXX" reads back as the same character.
+  return text.replace(new RegExp(GO_RAW_UNSAFE, "gu"), (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`);
 }
 
 function sameTree(a: Tree, b: Tree): boolean {
@@ -1083,7 +891,7 @@ export async function encryptDocument(data: Record<string, unknown>, options: En
   if (rules.encryptedRegex !== undefined) metadata.push(["encrypted_regex", str(rules.encryptedRegex)]);
   metadata.push(["version", str(SOPS_VERSION)]);
   if (encrypted.kind !== "map") throw new Error("unreachable");
-  const text = new YamlV3Writer().document({ kind: "map", entries: [...encrypted.entries, ["sops", { kind: "map", entries: metadata }]] });
+  const text = writeYaml({ kind: "map", entries: [...encrypted.entries, ["sops", { kind: "map", entries: metadata }]] });
   // The yaml library, reading as Go's yaml.v3 would, must get back exactly what was written.
   const readBack = parseYamlLike(text, "yaml");
   if (!sameTree(readBack.data, encrypted) || readMetadata(readBack.metadata).mac !== mac) {
