@@ -7,7 +7,11 @@ export default defineConfig({
     globalSetup: ["test/support/global-setup.ts"],
     setupFiles: ["test/support/cleanup.ts"],
     // The demo's TEST-ONLY key, so tests can read what they generate (never a real key).
-    env: { SOPS_AGE_KEY_FILE: join(import.meta.dirname, "test", "fixtures", "demo-age.key") },
+    env: {
+      SOPS_AGE_KEY_FILE: join(import.meta.dirname, "test", "fixtures", "demo-age.key"),
+      // The pinned kubectl (see test/support/tools.ts) for `homelab diff`.
+      HOMELAB_KUBECTL: join(import.meta.dirname, "node_modules", ".cache", "homelab-tools", "kubectl", "kubectl"),
+    },
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -18,10 +18,26 @@ Commands:
   secrets set NAME    store a secret (read from stdin, not echoed), e.g. longhorn.backup.accessKeyId
   secrets list        every secret: whether it is set and which Secret uses it (never values)
       --config FILE   as for generate
+  diff --base REF     what a change does: the tree at REF against the working tree
+      --format markdown|text   (default markdown, for a pull-request comment)
+      --output FILE   also write the whole diff, never cut, to FILE
   schema              write schemas/homelab.schema.json (editor completion)
       --out FILE      where to write it
   help                this text
 `;
+
+async function runDiff(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { base: { type: "string" }, config: { type: "string", default: "homelab.yaml" }, format: { type: "string", default: "markdown" }, output: { type: "string" } },
+    strict: true,
+  });
+  if (!values.base) throw new UserError("diff needs --base REF (a branch, tag or commit)");
+  if (values.format !== "markdown" && values.format !== "text") throw new UserError(`--format is markdown or text, not "${values.format}"`);
+  const { diffCommand } = await import("./diff/command.ts");
+  process.stdout.write(await diffCommand({ configPath: values.config, base: values.base, format: values.format, output: values.output }));
+  return 0;
+}
 
 async function runInit(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { name: { type: "string" }, domain: { type: "string" }, owner: { type: "string" }, dir: { type: "string", default: "." } }, strict: true });
@@ -96,6 +112,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runSecrets(args);
       case "init":
         return await runInit(args);
+      case "diff":
+        return await runDiff(args);
       case "schema":
         return await runSchema(args);
       case undefined:

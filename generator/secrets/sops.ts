@@ -10,7 +10,6 @@
 //   - the data key is age-encrypted to every recipient separately and ASCII-armored.
 // Nothing here prints key material or decrypted values in an error.
 import { createCipheriv, createDecipheriv, createHash, randomBytes, type Hash } from "node:crypto";
-import { Decrypter, Encrypter, armor } from "age-encryption";
 import { Document, isAlias, isMap, isPair, isScalar, isSeq, Pair, parseAllDocuments, Scalar, YAMLMap, YAMLSeq } from "yaml";
 
 /** The sops version written into new files' metadata. */
@@ -800,7 +799,11 @@ function sameTree(a: Tree, b: Tree): boolean {
 
 const X25519_RECIPIENT = /^age1[02-9ac-hj-np-z]{58}$/;
 
+/** age-encryption costs ~60 ms to load: only commands that encrypt or decrypt pay for it. */
+const loadAge = () => import("age-encryption");
+
 async function wrapDataKey(dataKey: Uint8Array, recipient: string): Promise<string> {
+  const { Encrypter, armor } = await loadAge();
   const encrypter = new Encrypter();
   encrypter.addRecipient(recipient);
   return armor.encode(await encrypter.encrypt(dataKey));
@@ -809,6 +812,7 @@ async function wrapDataKey(dataKey: Uint8Array, recipient: string): Promise<stri
 async function unwrapDataKey(keys: readonly AgeKey[], identities: readonly string[]): Promise<Buffer> {
   if (keys.length === 0) throw new SopsError("sops metadata has no age recipients: the data key cannot be recovered with age");
   if (identities.length === 0) throw new SopsError("no age identities were given to decrypt the data key");
+  const { Decrypter, armor } = await loadAge();
   const decrypters = identities.map((identity, i) => {
     const decrypter = new Decrypter();
     try {

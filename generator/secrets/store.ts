@@ -21,6 +21,13 @@ interface Entry {
   plaintext?: string;
   /** Not yet written. */
   readonly staged: boolean;
+  /** sopsMetadata(text), parsed once. */
+  metadata?: { recipients: string[]; encryptedValues: string[] };
+}
+
+function metadataOf(entry: Entry): { recipients: string[]; encryptedValues: string[] } {
+  entry.metadata ??= sopsMetadata(entry.text);
+  return entry.metadata;
 }
 
 export class SecretStore {
@@ -69,7 +76,7 @@ export class SecretStore {
   fingerprint(name: string): string {
     const entry = this.entry(name);
     if (!entry) throw new Error(`secret ${name} is not in the store`);
-    const { recipients, encryptedValues } = sopsMetadata(entry.text);
+    const { recipients, encryptedValues } = metadataOf(entry);
     return createHash("sha256").update(JSON.stringify([[...recipients].sort(), encryptedValues])).digest("hex");
   }
 
@@ -77,7 +84,7 @@ export class SecretStore {
   needsReencryption(name: string): boolean {
     const entry = this.entry(name);
     if (!entry) return false;
-    const current = [...sopsMetadata(entry.text).recipients].sort();
+    const current = [...metadataOf(entry).recipients].sort();
     return JSON.stringify(current) !== JSON.stringify([...this.recipients].sort());
   }
 

@@ -1,0 +1,78 @@
+// The render-diff as Markdown (a pull-request comment) or plain text (a terminal). Markdown
+// stays under the size a comment can take: the summary is always whole, object diffs are cut
+// with a note, and --output keeps the full diff.
+import type { ComponentChange, TreeDiff } from "./compare.ts";
+
+export const COMMENT_LIMIT = 60_000;
+
+function describe(change: ComponentChange): string[] {
+  const parts: string[] = [];
+  if (change.charts.length > 0) parts.push(`chart ${change.charts.join(", ")}`);
+  if (change.values.length > 0) parts.push(`values: ${change.values.slice(0, 8).join(", ")}${change.values.length > 8 ? `, and ${change.values.length - 8} more` : ""}`);
+  if (change.added.length > 0) parts.push(`added ${change.added.join(", ")}`);
+  if (change.removed.length > 0) parts.push(`removed ${change.removed.join(", ")}`);
+  if (change.dependsOnAdded.length > 0) parts.push(`now waits for ${change.dependsOnAdded.join(", ")}`);
+  if (change.dependsOnRemoved.length > 0) parts.push(`no longer waits for ${change.dependsOnRemoved.join(", ")}`);
+  if (change.reencrypted.length > 0) parts.push(`re-encrypted ${change.reencrypted.join(", ")} (a value or the recipients changed; \`sops -d\` shows them)`);
+  return parts;
+}
+
+function summaryLines(diff: TreeDiff, bullet: string, code: (s: string) => string): string[] {
+  const lines = diff.warnings.map((w) => `${bullet}warning: ${w}`);
+  for (const change of diff.components) {
+    const status = change.status === "changed" ? "" : ` (${change.status === "added" ? "new" : "removed"})`;
+    const parts = describe(change);
+    lines.push(`${bullet}${code(change.unit)}${status}${parts.length > 0 ? `: ${parts.join("; ")}` : ""}`);
+  }
+  return lines;
+}
+
+export function formatDiff(diff: TreeDiff, options: { base: string; format: "markdown" | "text"; limit?: number }): string {
+  if (diff.objects.length === 0) return options.format === "markdown" ? `### homelab diff against \`${options.base}\`\n\nNo changes.\n` : "homelab diff: no changes\n";
+  if (options.format === "text") {
+    return [
+      `homelab diff against ${options.base}`,
+      "",
+      ...summaryLines(diff, "  ", (s) => s),
+      "",
+      ...diff.objects.map((o) => `== ${o.key} (${o.unit})\n${o.patch}\n`),
+    ].join("\n");
+  }
+  const limit = options.limit ?? COMMENT_LIMIT;
+  const head = [
+    `### homelab diff against \`${options.base}\``,
+    "",
+    `${diff.objects.length} object(s) change in ${diff.components.length} component(s).`,
+    "",
+    ...summaryLines(diff, "- ", (s) => `\`${s}\``),
+    "",
+    "#### Objects",
+    "",
+  ].join("\n");
+  const cutNote = (key: string) => `\n_${key}: diff cut to fit a comment; \`npm run diff -- --base ${options.base} --output FILE\` writes it whole._\n`;
+  // Room kept for the closing note on left-out objects.
+  const budget = limit - head.length - 400;
+  let body = "";
+  let leftOut = 0;
+  for (const object of diff.objects) {
+    const block = `<details><summary><code>${object.key}</code> (${object.unit})</summary>\n\n\`\`\`diff\n${object.patch.replace(/\`\`\`/g, "\`\u200b\`\`")}\n\`\`\`\n</details>\n\n`;
+    const room = budget - body.length;
+    if (block.length <= room) {
+      body += block;
+      continue;
+    }
+    const note = cutNote(object.key);
+    if (room < note.length + 400) {
+      leftOut++;
+      continue;
+    }
+    let kept = "";
+    for (const line of object.patch.split("\n")) {
+      if (kept.length + line.length + note.length + 150 > room) break;
+      kept += `${line}\n`;
+    }
+    body += `<details><summary><code>${object.key}</code> (${object.unit})</summary>\n\n\`\`\`diff\n${kept}\`\`\`\n</details>\n${note}\n`;
+  }
+  if (leftOut > 0) body += `_${leftOut} more object diff(s) left out to fit a comment; \`npm run diff -- --base ${options.base} --output FILE\` writes them all._\n`;
+  return head + body;
+}
