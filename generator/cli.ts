@@ -21,6 +21,8 @@ Commands:
   diff --base REF     what a change does: the tree at REF against the working tree
       --format markdown|text   (default markdown, for a pull-request comment)
       --output FILE   also write the whole diff, never cut, to FILE
+  pr-comment          post (or update) the render-diff comment on a Gitea pull request (CI)
+      --file FILE --api URL --repository OWNER/NAME --pr N   (token from GITEA_TOKEN)
   schema              write schemas/homelab.schema.json (editor completion)
       --out FILE      where to write it
   help                this text
@@ -36,6 +38,23 @@ async function runDiff(args: string[]): Promise<number> {
   if (values.format !== "markdown" && values.format !== "text") throw new UserError(`--format is markdown or text, not "${values.format}"`);
   const { diffCommand } = await import("./diff/command.ts");
   process.stdout.write(await diffCommand({ configPath: values.config, base: values.base, format: values.format, output: values.output }));
+  return 0;
+}
+
+async function runPrComment(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { file: { type: "string" }, api: { type: "string" }, repository: { type: "string" }, pr: { type: "string" } },
+    strict: true,
+  });
+  const token = process.env.GITEA_TOKEN;
+  if (!values.file || !values.api || !values.repository || !values.pr || !/^\d+$/.test(values.pr)) {
+    throw new UserError("pr-comment needs --file FILE --api URL --repository OWNER/NAME --pr NUMBER");
+  }
+  if (!token) throw new UserError("pr-comment needs the job's token in GITEA_TOKEN");
+  const { upsertPrComment } = await import("./ci/pr-comment.ts");
+  const done = await upsertPrComment({ file: values.file, api: values.api, repository: values.repository, pullRequest: Number(values.pr), token });
+  console.log(`homelab: render-diff comment ${done}`);
   return 0;
 }
 
@@ -114,6 +133,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runInit(args);
       case "diff":
         return await runDiff(args);
+      case "pr-comment":
+        return await runPrComment(args);
       case "schema":
         return await runSchema(args);
       case undefined:

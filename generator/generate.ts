@@ -5,6 +5,7 @@ import type { Diagnostic } from "./errors.ts";
 import { formatPath, loadConfigFile } from "./config/load.ts";
 import { componentsFor } from "./components/registry.ts";
 import { docsFiles } from "./docs.ts";
+import { workflowFiles } from "./ci/workflows.ts";
 import { plan } from "./plan.ts";
 import { ensureCertificateAuthority } from "./secrets/internal-ca.ts";
 import { renderSecrets } from "./secrets/manifests.ts";
@@ -47,7 +48,7 @@ export async function render(options: GenerateOptions): Promise<Rendered> {
     message: `needs the secret "${value.supplied}", which is not set`,
     hint: `run \`npx homelab secrets set ${value.supplied}\` and type the value`,
   }));
-  const files = [...treeFiles(planned), ...secrets.files, sopsConfigFile(config), ...docsFiles(planned)];
+  const files = [...treeFiles(planned), ...secrets.files, sopsConfigFile(config), ...workflowFiles(config), ...docsFiles(planned)];
   return { files, stateFiles: [...caFiles, ...store.stagedFiles()], warnings, repoDir, outDir };
 }
 
