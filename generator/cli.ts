@@ -21,6 +21,10 @@ Commands:
   diff --base REF     what a change does: the tree at REF against the working tree
       --format markdown|text   (default markdown, for a pull-request comment)
       --output FILE   also write the whole diff, never cut, to FILE
+  status              what Flux has applied, by phase (Ready / progressing / failed / waiting on what)
+      --kubeconfig FILE --wait --timeout 15m   (--wait: exit 0 when all are Ready at the head)
+  smoke               check a live cluster's milestones (nodes, pod, Longhorn volume, HTTPS, Grafana)
+      --kubeconfig FILE --config FILE
   pr-comment          post (or update) the render-diff comment on a Gitea pull request (CI)
       --file FILE --api URL --repository OWNER/NAME --pr N   (token from GITEA_TOKEN)
   schema              write schemas/homelab.schema.json (editor completion)
@@ -39,6 +43,31 @@ async function runDiff(args: string[]): Promise<number> {
   const { diffCommand } = await import("./diff/command.ts");
   process.stdout.write(await diffCommand({ configPath: values.config, base: values.base, format: values.format, output: values.output }));
   return 0;
+}
+
+async function runStatus(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { kubeconfig: { type: "string" }, wait: { type: "boolean", default: false }, timeout: { type: "string", default: "15m" } },
+    strict: true,
+  });
+  const { statusCommand } = await import("./status/command.ts");
+  const { useColor } = await import("./status/format.ts");
+  const { parseDuration } = await import("./status/kube.ts");
+  return statusCommand({
+    kubeconfig: values.kubeconfig,
+    wait: values.wait,
+    timeoutMs: parseDuration(values.timeout),
+    color: useColor(process.stdout),
+    out: (line) => console.log(line),
+  });
+}
+
+async function runSmoke(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { kubeconfig: { type: "string" }, config: { type: "string", default: "homelab.yaml" } }, strict: true });
+  const { smokeCommand } = await import("./smoke/command.ts");
+  const { smokeInputs } = await import("./smoke/inputs.ts");
+  return smokeCommand({ kubeconfig: values.kubeconfig, ...smokeInputs(values.config), out: (line) => console.log(line) });
 }
 
 async function runPrComment(args: string[]): Promise<number> {
@@ -135,6 +164,10 @@ export async function main(argv: string[]): Promise<number> {
         return await runDiff(args);
       case "pr-comment":
         return await runPrComment(args);
+      case "status":
+        return await runStatus(args);
+      case "smoke":
+        return await runSmoke(args);
       case "schema":
         return await runSchema(args);
       case undefined:

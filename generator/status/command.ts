@@ -1,0 +1,142 @@
+// `homelab status [--wait]`: every Flux Kustomization and HelmRelease of this repository by
+// phase, read with @kubernetes/client-node. Exit codes: without --wait, 1 when an object has
+// failed; with --wait, 0 once everything is Ready at the branch head, 1 on a failure Flux will
+// not retry its way out of, or on timeout.
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { UserError } from "../errors.ts";
+import { FLUX_NAMESPACE } from "../render/flux.ts";
+import { formatChanges, formatStatus, shortRevision } from "./format.ts";
+import { apiErrorText, apiUserError, formatDuration, loadKubeConfig, sleep, statusCode } from "./kube.ts";
+import { allItems, buildReport, GIT_REPOSITORY, isSettled, terminalFailures, type FluxObject, type StatusReport } from "./report.ts";
+
+export interface StatusOptions {
+  readonly kubeconfig?: string;
+  readonly wait?: boolean;
+  /** How long --wait waits; default 15 minutes. */
+  readonly timeoutMs?: number;
+  readonly color: boolean;
+  /** Time between polls of --wait; default 5 s. */
+  readonly intervalMs?: number;
+  readonly out: (line: string) => void;
+}
+
+const DEFAULT_TIMEOUT_MS = 15 * 60_000;
+const DEFAULT_INTERVAL_MS = 5_000;
+/** With nothing changing (a long Helm install), a line now and then shows it is still waiting. */
+const HEARTBEAT_MS = 60_000;
+
+/** Either the report, or why there is none yet (Flux not installed). */
+type Reading = { readonly report: StatusReport } | { readonly notYet: string };
+
+/** The three reads the report needs: Kustomizations, HelmReleases (all namespaces), the root GitRepository. */
+async function readCluster(api: CustomObjectsApi): Promise<Reading> {
+  const items = (list: unknown): FluxObject[] => ((list as { items?: FluxObject[] }).items ?? []);
+  const orMissing = <T>(promise: Promise<T>, missing: T): Promise<T> =>
+    promise.catch((error: unknown) => {
+      if (statusCode(error) === 404) return missing;
+      throw error;
+    });
+  const [kustomizations, helmReleases, gitRepository] = await Promise.all([
+    orMissing(api.listNamespacedCustomObject({ group: "kustomize.toolkit.fluxcd.io", version: "v1", namespace: FLUX_NAMESPACE, plural: "kustomizations" }).then(items), undefined),
+    orMissing(api.listClusterCustomObject({ group: "helm.toolkit.fluxcd.io", version: "v2", plural: "helmreleases" }).then(items), []),
+    orMissing(
+      api.getNamespacedCustomObject({ group: "source.toolkit.fluxcd.io", version: "v1", plural: "gitrepositories", ...GIT_REPOSITORY }) as Promise<FluxObject>,
+      undefined,
+    ),
+  ]);
+  // No Kustomization API: the CRDs are not there, Flux is not (yet) installed.
+  if (kustomizations === undefined) return { notYet: "Flux is not installed: the cluster has no kustomize.toolkit.fluxcd.io/v1 API" };
+  return { report: buildReport({ kustomizations, helmReleases, gitRepository }) };
+}
+
+export async function statusCommand(options: StatusOptions): Promise<number> {
+  const kc = loadKubeConfig(options.kubeconfig);
+  const api = kc.makeApiClient(CustomObjectsApi);
+  if (!options.wait) {
+    const reading = await readOnce(kc, api);
+    if ("notYet" in reading) throw new UserError(reading.notYet);
+    for (const line of formatStatus(reading.report, options)) options.out(line);
+    return allItems(reading.report).some((item) => item.state === "failed") || reading.report.source !== undefined ? 1 : 0;
+  }
+  return waitForReady(kc, api, options);
+}
+
+async function readOnce(kc: KubeConfig, api: CustomObjectsApi): Promise<Reading> {
+  try {
+    return await readCluster(api);
+  } catch (error) {
+    throw apiUserError(kc, "reading the Flux objects", error);
+  }
+}
+
+async function waitForReady(kc: KubeConfig, api: CustomObjectsApi, options: StatusOptions): Promise<number> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
+  const started = Date.now();
+  const elapsed = () => formatDuration(Date.now() - started);
+  const { out } = options;
+  out(`waiting up to ${formatDuration(timeoutMs)} for every object to be Ready at the branch head`);
+  let previous: StatusReport | undefined;
+  let lastProblem: string | undefined;
+  let lastLine = Date.now();
+  const say = (line: string) => {
+    lastLine = Date.now();
+    out(line);
+  };
+  for (;;) {
+    let reading: Reading | undefined;
+    try {
+      reading = await readCluster(api);
+    } catch (error) {
+      const code = statusCode(error);
+      // Credentials do not fix themselves; an API server restarting (k3s upgrade) does.
+      if (code === 401 || code === 403) throw apiUserError(kc, "reading the Flux objects", error);
+      reading = { notYet: `cannot read the Flux objects: ${apiErrorText(error)}` };
+    }
+    if ("notYet" in reading) {
+      if (reading.notYet !== lastProblem) say(`[${elapsed()}] ${reading.notYet}`);
+      lastProblem = reading.notYet;
+    } else {
+      lastProblem = undefined;
+      const report = reading.report;
+      if (previous) for (const line of formatChanges(previous, report, { color: options.color, elapsed: elapsed() })) say(line);
+      else for (const line of formatStatus(report, options)) say(line);
+      if (Date.now() - lastLine >= HEARTBEAT_MS) say(`[${elapsed()}] still waiting: ${countText(report)}`);
+      previous = report;
+      if (isSettled(report)) {
+        out(`all ${allItems(report).length} objects Ready at ${shortRevision(report.head ?? "")} after ${elapsed()}`);
+        return 0;
+      }
+      const failures = terminalFailures(report);
+      if (failures.length > 0) {
+        out("");
+        for (const line of formatStatus(report, options)) out(line);
+        out(`failed after ${elapsed()}: ${failures.map((item) => `${item.kind} ${item.namespace}/${item.name}`).join(", ")} (Flux will not retry this spec)`);
+        return 1;
+      }
+    }
+    const left = started + timeoutMs - Date.now();
+    if (left <= 0) {
+      if (previous) {
+        out("");
+        for (const line of formatStatus(previous, options)) out(line);
+      }
+      out(`timed out after ${elapsed()}: ${notReadyText(previous, lastProblem)}`);
+      return 1;
+    }
+    await sleep(Math.min(intervalMs, left));
+  }
+}
+
+function countText(report: StatusReport): string {
+  const counts = new Map<string, number>();
+  for (const item of allItems(report)) counts.set(item.state, (counts.get(item.state) ?? 0) + 1);
+  return [...counts].map(([state, n]) => `${n} ${state}`).join(", ");
+}
+
+function notReadyText(report: StatusReport | undefined, problem: string | undefined): string {
+  if (!report) return problem ?? "no answer from the cluster";
+  const pending = allItems(report).filter((item) => item.state !== "suspended" && (item.state !== "ready" || item.atHead === false));
+  if (pending.length === 0) return report.head ? "the source is not Ready" : "Flux has not fetched the branch yet";
+  return `not Ready at the head: ${pending.map((item) => `${item.kind} ${item.namespace}/${item.name} (${item.state})`).join(", ")}`;
+}
