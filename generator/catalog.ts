@@ -1,5 +1,7 @@
 // The pinned version of every chart and binary the generator deploys. Renovate's custom
 // managers update this file; homelab.yaml overrides each entry where it has a version key.
+// Keep each entry one object literal with double-quoted strings (renovate.json reads it;
+// test/renovate.test.ts checks).
 
 export interface ChartSource {
   /** https:// Helm repository or oci:// registry path (without the chart name). */
@@ -13,6 +15,7 @@ export interface ChartSource {
 export const catalog = {
   k3s: { version: "v1.36.3+k3s1" },
   flux: { version: "2.9.4" },
+  baseImage: "ghcr.io/ublue-os/base-main:44",
   charts: {
     fluxOperator: {
       repository: "oci://ghcr.io/controlplaneio-fluxcd/charts",
@@ -57,6 +60,7 @@ export const catalog = {
 } as const satisfies {
   k3s: { version: string };
   flux: { version: string };
+  baseImage: string;
   charts: Record<string, ChartSource>;
 };
 

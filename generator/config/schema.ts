@@ -118,7 +118,7 @@ const Secrets = section(
 
 const Image = section(
   {
-    base: defaulted(Type.String({ minLength: 1 }), "ghcr.io/ublue-os/base-main:44", "bootc base image (tag or digest)."),
+    base: defaulted(Type.String({ minLength: 1 }), catalog.baseImage, "bootc base image (tag or digest)."),
     registry: optional(Type.String({ minLength: 1 }), "Where in-cluster CI pushes built images. Default: the Gitea registry, git.<domain>/<git.owner>/os."),
     caCertificates: defaulted(Type.Array(Type.String({ minLength: 1 })), [], "Extra PEM files (repository paths) layered into the host trust store; the step-ca root is always added."),
   },
