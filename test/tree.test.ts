@@ -8,8 +8,8 @@ import { HelmRelease } from "@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v
 import { Kustomization } from "@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1";
 import { HelmRepository, OCIRepository } from "@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1";
 import { PodMonitor, PrometheusRule, ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
-import { TLSOption } from "@kubernetes-models/traefik/traefik.io/v1alpha1";
-import { Namespace, PersistentVolumeClaim, Secret, Service } from "kubernetes-models/v1";
+import { Middleware, TLSOption } from "@kubernetes-models/traefik/traefik.io/v1alpha1";
+import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from "kubernetes-models/v1";
 import { Ingress, NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { StorageClass } from "kubernetes-models/storage.k8s.io/v1";
 import { parse } from "yaml";
@@ -42,6 +42,8 @@ const models: Record<string, Validating> = {
   "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
   "monitoring.coreos.com/v1/PodMonitor": PodMonitor,
   "traefik.io/v1alpha1/TLSOption": TLSOption,
+  "traefik.io/v1alpha1/Middleware": Middleware,
+  "v1/ConfigMap": ConfigMap,
 };
 
 /** Custom resources without a model: the fields their CRDs require (facts from upstream sources). */
@@ -143,7 +145,7 @@ describe("the reference tree", () => {
       authentik: ["longhorn", "step-ca-config", "traefik"],
       gitea: ["longhorn", "step-ca-config", "traefik"],
       vaultwarden: ["longhorn", "step-ca-config", "traefik"],
-      "home-assistant": ["longhorn", "step-ca-config", "traefik"],
+      "home-assistant": ["authentik", "longhorn", "step-ca-config", "traefik"],
       minecraft: ["longhorn"],
     });
     for (const k of kustomizations) {

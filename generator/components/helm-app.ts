@@ -4,6 +4,7 @@
 import type { GenericAppConfig } from "../config/schema.ts";
 import { helmRelease } from "../render/flux.ts";
 import { dataVolume, httpsIngress, loadBalancer, namespace } from "../render/kube.ts";
+import { FORWARD_AUTH_ANNOTATION, forwardAuthApps, outpostRoute } from "../auth/forward-auth.ts";
 import type { Component, KubeObject } from "./types.ts";
 
 /** A copy of values with `path` (dotted) set to value; the user's values are not changed. */
@@ -42,7 +43,14 @@ export function helmApp(name: string, app: GenericAppConfig): Component {
         files.service = [loadBalancer({ name: `${name}-lb`, namespace: ns, selector: expose.selector ?? { "app.kubernetes.io/instance": name }, ports })];
       }
       if (app.host) {
-        files.ingress = [httpsIngress(config, { name, namespace: ns, host: app.host.name, service: app.host.service, port: app.host.port })];
+        const ingress = httpsIngress(config, { name, namespace: ns, host: app.host.name, service: app.host.service, port: app.host.port });
+        const forwardAuth = forwardAuthApps(config).find((a) => a.slug === name);
+        if (forwardAuth) {
+          ingress.metadata = { ...ingress.metadata, annotations: { ...ingress.metadata?.annotations, ...FORWARD_AUTH_ANNOTATION } };
+          files["outpost-route"] = outpostRoute(forwardAuth, `${name}-tls`);
+          needs.push("forward-auth");
+        }
+        files.ingress = [ingress];
         needs.push("ingress", "certificates");
       }
       return { units: [{ name, path: `apps/${name}`, files, needs: [...new Set(needs)] }] };

@@ -2,7 +2,8 @@
 import { catalog } from "../catalog.ts";
 import { helmRelease } from "../render/flux.ts";
 import { dataVolume, fqdn, namespace, tlsIngressAnnotations } from "../render/kube.ts";
-import type { Component } from "./types.ts";
+import { FORWARD_AUTH_ANNOTATION, forwardAuthApps, outpostRoute } from "../auth/forward-auth.ts";
+import type { Component, ComponentOutput } from "./types.ts";
 
 /** k3s's pod network: Traefik's requests come from here. */
 const POD_CIDR = "10.42.0.0/16";
@@ -31,9 +32,10 @@ export const homeAssistant: Component = {
       ],
     },
   ],
-  render({ config }) {
+  render({ config }): ComponentOutput {
     const settings = config.apps.homeAssistant;
     const host = fqdn(config, settings.host);
+    const forwardAuth = forwardAuthApps(config).find((app) => app.slug === "home-assistant");
     return {
       units: [
         {
@@ -42,6 +44,7 @@ export const homeAssistant: Component = {
           files: {
             namespace: [namespace("home-assistant", { holdsData: true })],
             volume: [dataVolume(config, { name: "home-assistant-data", namespace: "home-assistant", size: settings.storage.size })],
+            ...(forwardAuth ? { "outpost-route": outpostRoute(forwardAuth, "home-assistant-tls") } : {}),
             release: helmRelease({
               name: "home-assistant",
               namespace: "home-assistant",
@@ -57,14 +60,14 @@ export const homeAssistant: Component = {
                 ingress: {
                   enabled: true,
                   className: "traefik",
-                  annotations: tlsIngressAnnotations(),
+                  annotations: { ...tlsIngressAnnotations(), ...(settings.sso ? FORWARD_AUTH_ANNOTATION : {}) },
                   hosts: [{ host, paths: [{ path: "/", pathType: "Prefix" }] }],
                   tls: [{ secretName: "home-assistant-tls", hosts: [host] }],
                 },
               },
             }),
           },
-          needs: ["storage", "ingress", "certificates"],
+          needs: ["storage", "ingress", "certificates", ...(settings.sso ? ["forward-auth"] : [])],
         },
       ],
     };

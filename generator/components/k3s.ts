@@ -36,8 +36,12 @@ export const k3s: Component = {
       spec: {
         valuesContent: yamlText({
           ports: { web: { http: { redirections: { entryPoint: { to: "websecure", scheme: "https", permanent: true } } } } },
-          // Forward-auth middlewares live in Authentik's namespace and serve every app's ingress.
-          providers: { kubernetesCRD: { allowCrossNamespace: true } },
+          providers: {
+            // Forward-auth middlewares live in Authentik's namespace and serve every app's ingress.
+            kubernetesCRD: { allowCrossNamespace: true },
+            // Apps route the outpost's paths to Authentik through ExternalName Services.
+            kubernetesIngress: { allowExternalNameServices: true },
+          },
         }),
       },
     };

@@ -123,8 +123,8 @@ export function checkRules(config: HomelabConfig, report: Report): { errors: Dia
     }
     const protoKey = findKey(app.values, "__proto__");
     if (protoKey) error([...path, "values", ...protoKey], 'a values key "__proto__" cannot be carried into the HelmRelease', "rename the key");
-    if (app.sso) {
-      error([...path, "sso"], "SSO for Helm apps is not available in this version of the generator", "set sso: false; log in with the app's own accounts for now");
+    if (app.sso && !app.host) {
+      error([...path, "sso"], "SSO puts a login in front of the app's web address, and the app has no host", "add host: {name, service, port}, or set sso: false");
     }
   }
   return { errors, warnings };

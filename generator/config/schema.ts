@@ -211,7 +211,9 @@ const Gitea = preset("Gitea", catalog.charts.gitea.version, "git", "20Gi", {
   sshPort: defaulted(Port, 2222, "Node port for git over SSH (22 is the node's own sshd)."),
 });
 const Vaultwarden = preset("Vaultwarden", catalog.charts.vaultwarden.version, "vault", "5Gi", {});
-const HomeAssistant = preset("Home Assistant", catalog.charts.homeAssistant.version, "home", "10Gi", {});
+const HomeAssistant = preset("Home Assistant", catalog.charts.homeAssistant.version, "home", "10Gi", {
+  sso: defaulted(Type.Boolean(), true, "Log in through Authentik (forward auth); the companion apps keep using Home Assistant's own login on /auth and /api."),
+});
 
 const GenericApp = section(
   {
@@ -259,7 +261,7 @@ const GenericApp = section(
       ),
       "HTTPS ingress at <name>.<cluster.domain> with a certificate from the internal CA.",
     ),
-    sso: defaulted(Type.Boolean(), false, "true: log in through Authentik (forward auth on the ingress)."),
+    sso: defaulted(Type.Boolean(), false, "true: log in through Authentik (forward auth on the host ingress; needs host)."),
   },
   { description: "Any Helm chart: the extension path.", required: ["chart"] },
 );
