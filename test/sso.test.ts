@@ -1,7 +1,11 @@
 // Forward-auth SSO through Authentik: the blueprint, the middleware and each app's wiring agree.
 import { describe, expect, test } from "vitest";
 import { parse, YAMLSeq, type CollectionTag, type ScalarTag } from "yaml";
-import { renderText, minimalConfig, objectsOf } from "./support/render.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { demoKeyFile, renderText, minimalConfig, objectsOf, tempRepo } from "./support/render.ts";
+import { generate } from "../generator/generate.ts";
+import { decryptDocument } from "../generator/secrets/sops.ts";
 import { parseConfig } from "../generator/config/load.ts";
 import { UserError } from "../generator/errors.ts";
 
@@ -9,6 +13,7 @@ import { UserError } from "../generator/errors.ts";
 const authentikTags: (CollectionTag | ScalarTag)[] = [
   { tag: "!Find", collection: "seq", resolve: (seq) => ({ find: (seq as YAMLSeq).toJSON() }) } as CollectionTag,
   { tag: "!KeyOf", resolve: (value: string) => ({ keyOf: value }), identify: () => false } as ScalarTag,
+  { tag: "!Env", resolve: (value: string) => ({ env: value }), identify: () => false } as ScalarTag,
 ];
 
 const withWebApp = (sso: boolean, host = true) => `${minimalConfig}apps:
@@ -37,7 +42,7 @@ describe("forward auth", () => {
       expect(provider.attrs.authorization_flow).toEqual({ find: ["authentik_flows.flow", ["slug", "default-provider-authorization-implicit-consent"]] });
       expect(provider.attrs.invalidation_flow).toEqual({ find: ["authentik_flows.flow", ["slug", "default-provider-invalidation-flow"]] });
     }
-    const applications = blueprint.entries.filter((e) => e.model === "authentik_core.application");
+    const applications = blueprint.entries.filter((e) => e.model === "authentik_core.application" && e.attrs.provider.keyOf !== "provider-grafana");
     expect(applications.map((a) => a.attrs.provider)).toEqual(providers.map((p) => ({ keyOf: p.id })));
     const outpost = blueprint.entries.find((e) => e.model === "authentik_outposts.outpost");
     expect(outpost.identifiers).toEqual({ managed: "goauthentik.io/outposts/embedded" });
@@ -97,5 +102,36 @@ describe("forward auth", () => {
       const hosts = ingress.spec.rules.map((r: { host: string }) => r.host);
       expect(ingress.spec.tls?.flatMap((t: { hosts: string[] }) => t.hosts), ingress.metadata.name).toEqual(hosts);
     }
+  });
+});
+
+describe("OIDC", () => {
+  test("Grafana and its Authentik provider share one client secret, and the redirect URI is Grafana's", async () => {
+    const { dir, configPath } = tempRepo(minimalConfig);
+    const { files } = await generate({ configPath });
+    const objects = objectsOf(files).map(({ object }) => object);
+    const identity = readFileSync(demoKeyFile, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"))!;
+    const decrypt = async (path: string) => ((await decryptDocument(readFileSync(join(dir, path), "utf8"), [identity])).data as any).stringData;
+
+    const grafanaSide = (await decrypt("infrastructure/monitoring/grafana-oidc.sops.yaml"))["client-secret"];
+    const authentikSide = (await decrypt("infrastructure/authentik/authentik-oidc-clients.sops.yaml")).grafana;
+    expect(grafanaSide).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(authentikSide).toBe(grafanaSide);
+
+    const configMap = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "authentik-blueprints")!;
+    const blueprint = parse(configMap.data["homelab.yaml"], { customTags: authentikTags }) as { entries: any[] };
+    const provider = blueprint.entries.find((e) => e.model === "authentik_providers_oauth2.oauth2provider" && e.attrs.client_id === "grafana");
+    const authentik = objects.find((o) => o.kind === "HelmRelease" && o.metadata.name === "authentik")!;
+    const envVar = authentik.spec.values.global.env.find((e: { name: string }) => e.name === provider.attrs.client_secret.env);
+    expect(envVar.valueFrom.secretKeyRef).toEqual({ name: "authentik-oidc-clients", key: "grafana" });
+
+    const grafana = objects.find((o) => o.kind === "HelmRelease" && o.metadata.name === "kube-prometheus-stack")!.spec.values.grafana;
+    const oauth = grafana["grafana.ini"]["auth.generic_oauth"];
+    expect(provider.attrs.redirect_uris).toEqual([{ matching_mode: "strict", url: `${grafana["grafana.ini"].server.root_url}login/generic_oauth` }]);
+    expect(oauth.client_id).toBe(provider.attrs.client_id);
+    expect(oauth.auth_url).toBe("https://auth.home.arpa/application/o/authorize/");
+    expect(oauth.role_attribute_path).toContain("homelab-admins");
+    expect(grafana.envValueFrom.GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET.secretKeyRef).toEqual({ name: "grafana-oidc", key: "client-secret" });
+    expect(JSON.stringify(grafana)).not.toContain(grafanaSide);
   });
 });

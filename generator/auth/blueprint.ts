@@ -20,6 +20,11 @@ export function keyOf(id: string): Tagged {
   return { [TAG]: "!KeyOf", [VALUE]: id };
 }
 
+/** `!Env NAME`: a value from the Authentik worker's environment (fed from a Secret). */
+export function env(name: string): Tagged {
+  return { [TAG]: "!Env", [VALUE]: name };
+}
+
 export function blueprintText(blueprint: unknown): string {
   const doc = new Document(blueprint);
   visit(doc, {

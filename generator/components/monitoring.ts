@@ -9,10 +9,12 @@ import type { HomelabConfig } from "../config/schema.ts";
 import { helmRelease, FLUX_NAMESPACE } from "../render/flux.ts";
 import { dataVolume, defaultStorageClass, fqdn, namespace, tlsIngressAnnotations } from "../render/kube.ts";
 import { LONGHORN_NAMESPACE } from "./longhorn.ts";
+import { ADMIN_GROUP, oidcClients, oidcEndpoints } from "../auth/oidc.ts";
 import type { Component, ComponentOutput } from "./types.ts";
 
 /** Secret with admin-user and admin-password for Grafana's local admin. */
 export const GRAFANA_ADMIN_SECRET = "grafana-admin";
+const GRAFANA_OIDC_SECRET = "grafana-oidc";
 
 /** Control-plane components listen on the server nodes; without an address they are not scraped. */
 function controlPlaneScraping(config: HomelabConfig): Record<string, unknown> {
@@ -173,6 +175,8 @@ export const monitoring: Component = {
         "grafana.persistence.enabled",
         "grafana.persistence.existingClaim",
         "grafana.grafana\\.ini.server.root_url",
+        "grafana.grafana\\.ini.auth\\.generic_oauth",
+        "grafana.envValueFrom",
         "grafana.ingress.enabled",
         "grafana.ingress.ingressClassName",
         "grafana.ingress.annotations",
@@ -198,6 +202,8 @@ export const monitoring: Component = {
   render({ config }): ComponentOutput {
     const settings = config.monitoring;
     const host = fqdn(config, settings.host);
+    const grafanaOidc = oidcClients(config).find((client) => client.slug === "grafana");
+    const endpoints = oidcEndpoints(config);
     return {
       units: [
         {
@@ -215,9 +221,29 @@ export const monitoring: Component = {
               values: {
                 grafana: {
                   defaultDashboardsTimezone: config.cluster.timezone,
+                  ...(grafanaOidc
+                    ? { envValueFrom: { GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET: { secretKeyRef: { name: GRAFANA_OIDC_SECRET, key: "client-secret" } } } }
+                    : {}),
                   admin: { existingSecret: GRAFANA_ADMIN_SECRET },
                   persistence: { enabled: true, existingClaim: "grafana-data" },
-                  "grafana.ini": { server: { root_url: `https://${host}/` } },
+                  "grafana.ini": {
+                    server: { root_url: `https://${host}/` },
+                    ...(grafanaOidc
+                      ? {
+                          "auth.generic_oauth": {
+                            enabled: true,
+                            name: "Authentik",
+                            client_id: grafanaOidc.slug,
+                            scopes: "openid email profile",
+                            auth_url: endpoints.authorize,
+                            token_url: endpoints.token,
+                            api_url: endpoints.userinfo,
+                            use_pkce: true,
+                            role_attribute_path: `contains(groups, '${ADMIN_GROUP}') && 'Admin' || 'Viewer'`,
+                          },
+                        }
+                      : {}),
+                  },
                   ingress: {
                     enabled: true,
                     ingressClassName: "traefik",
@@ -254,6 +280,8 @@ export const monitoring: Component = {
               namespace: "monitoring",
               data: { "admin-user": { literal: "admin" }, "admin-password": { generated: "grafana.adminPassword" } },
             },
+            // The client secret Authentik's grafana provider holds too (phase 5 declares the provider).
+            ...(grafanaOidc ? [{ name: GRAFANA_OIDC_SECRET, namespace: "monitoring", data: { "client-secret": { generated: grafanaOidc.secretName } } }] : []),
           ],
         },
         {

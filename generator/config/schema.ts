@@ -171,6 +171,7 @@ const Monitoring = section(
     retention: defaulted(Type.String({ pattern: duration, errorMessage: "a Prometheus duration such as 15d" }), "15d", "How long Prometheus keeps metrics."),
     storage: Size("20Gi", "Prometheus volume size."),
     host: Host("grafana", "Grafana"),
+    sso: defaulted(Type.Boolean(), true, "Log in to Grafana through Authentik (OIDC); members of homelab-admins are Grafana admins."),
   },
   { description: "Metrics, dashboards and alerts.", default: {} },
 );
