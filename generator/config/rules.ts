@@ -13,7 +13,7 @@ export const reservedNames: ReadonlySet<string> = new Set([
   "default", "kube-system", "kube-public", "kube-node-lease", "flux-system", "traefik", "longhorn", "longhorn-system",
   "cert-manager", "step-ca", "monitoring", "authentik", "gitea", "vaultwarden", "home-assistant", "nvidia", "cluster",
   // Flux Kustomizations of the platform that are not namespaces.
-  "k3s", "longhorn-config", "monitoring-config", "traefik-tls", "flux",
+  "k3s", "longhorn-config", "monitoring-config", "traefik-tls", "flux", "step-ca-config",
 ]);
 
 /** Ports the node itself serves; a LoadBalancer Service cannot take them. */
