@@ -51,6 +51,12 @@ export const catalog = {
       chart: "vaultwarden",
       version: "0.43.1",
     },
+    nvidiaDevicePlugin: {
+      repository: "https://nvidia.github.io/k8s-device-plugin",
+      chart: "nvidia-device-plugin",
+      version: "0.20.0",
+    },
+    ollama: { repository: "https://otwld.github.io/ollama-helm/", chart: "ollama", version: "1.77.0" },
     homeAssistant: {
       repository: "https://pajikos.github.io/home-assistant-helm-chart/",
       chart: "home-assistant",

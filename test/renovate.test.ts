@@ -227,6 +227,8 @@ const PRESET_VERSIONS: Record<string, ChartName> = {
   "apps.gitea.version": "gitea",
   "apps.vaultwarden.version": "vaultwarden",
   "apps.homeAssistant.version": "homeAssistant",
+  "apps.ollama.version": "ollama",
+  "gpu.devicePlugin.version": "nvidiaDevicePlugin",
 };
 
 function getPath(value: unknown, path: string[]): unknown {

@@ -262,7 +262,8 @@ describe("chart values", () => {
   }
 
   test("every value path a platform component sets was verified against its pinned chart", async () => {
-    for (const [text, demoState] of [[readFileSync(referenceConfigPath, "utf8"), true], [minimalConfig, false]] as const) {
+    const everything = `${minimalConfig.replace("  domain: home.arpa\n", "  domain: home.arpa\n  nodes: [{name: box, gpu: true}]\n")}gpu:\n  nvidia: true\napps:\n  ollama:\n    enabled: true\n    models: [llama3.2]\n`;
+    for (const [text, demoState] of [[readFileSync(referenceConfigPath, "utf8"), true], [minimalConfig, false], [everything, false]] as const) {
       const releases = objectsOf((await renderText(text, { demoState })).files).filter(({ object }) => object.kind === "HelmRelease").map(({ object }) => object);
       for (const component of platformComponents) {
         for (const verified of component.verifiedValues ?? []) {
@@ -285,6 +286,8 @@ describe("chart values", () => {
       "home-assistant": catalog.charts.homeAssistant.version,
       "kube-prometheus-stack": catalog.charts.kubePrometheusStack.version,
       "step-certificates": catalog.charts.stepCertificates.version,
+      "nvidia-device-plugin": catalog.charts.nvidiaDevicePlugin.version,
+      ollama: catalog.charts.ollama.version,
     };
     for (const component of platformComponents) {
       for (const verified of component.verifiedValues ?? []) expect(verified.chartVersion).toBe(versions[verified.release]);

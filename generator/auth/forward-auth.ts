@@ -33,6 +33,8 @@ export function forwardAuthApps(config: HomelabConfig): ForwardAuthApp[] {
     // those paths skip the outpost, and Home Assistant's login protects them.
     apps.push({ slug: "home-assistant", title: "Home Assistant", host: fqdn(config, homeAssistant.host), namespace: "home-assistant", skipPathRegex: "^/(auth|api)/.*" });
   }
+  const ollama = config.apps.ollama;
+  if (ollama.enabled && ollama.sso) apps.push({ slug: "ollama", title: "Ollama", host: fqdn(config, ollama.host), namespace: "ollama" });
   for (const [name, app] of genericApps(config)) {
     if (app.sso && app.host) apps.push({ slug: name, title: name, host: fqdn(config, app.host.name), namespace: app.namespace ?? name });
   }

@@ -11,7 +11,7 @@ type Report = (path: Path, message: string, hint?: string) => Diagnostic;
 /** Names the platform uses for its own namespaces and Flux Kustomizations. */
 export const reservedNames: ReadonlySet<string> = new Set([
   "default", "kube-system", "kube-public", "kube-node-lease", "flux-system", "traefik", "longhorn", "longhorn-system",
-  "cert-manager", "step-ca", "monitoring", "authentik", "gitea", "vaultwarden", "home-assistant", "nvidia", "cluster",
+  "cert-manager", "step-ca", "monitoring", "authentik", "gitea", "vaultwarden", "home-assistant", "nvidia", "ollama", "cluster",
   // Flux Kustomizations of the platform that are not namespaces.
   "k3s", "longhorn-config", "monitoring-config", "traefik-tls", "flux", "step-ca-config",
 ]);
@@ -72,6 +72,10 @@ export function checkRules(config: HomelabConfig, report: Report): { errors: Dia
   const nodeCount = nodes?.length ?? 1;
   if (longhorn.replicas !== undefined && longhorn.replicas > nodeCount) {
     warn(["storage", "longhorn", "replicas"], `${longhorn.replicas} replicas on ${nodeCount} node(s): volumes stay degraded`, `use at most ${nodeCount}`);
+  }
+
+  if (config.gpu.nvidia && !(nodes ?? []).some((n) => n.gpu)) {
+    warn(["gpu", "nvidia"], "no node has gpu: true, so the device plugin finds no GPU", "set gpu: true on the nodes with an NVIDIA GPU");
   }
 
   if (!config.apps.gitea.enabled) {

@@ -194,10 +194,10 @@ const Auth = section(
 const PresetStorage = (size: string) =>
   section({ size: Size(size, "Volume size.") }, { description: "The app's data volume (tree-owned, retained, backed up).", default: {} });
 
-function preset<P extends TProperties>(what: string, chartVersion: string, host: string, size: string, extra: P) {
+function preset<P extends TProperties>(what: string, chartVersion: string, host: string, size: string, extra: P, enabledByDefault = true) {
   return section(
     {
-      enabled: defaulted(Type.Boolean(), true, `false removes ${what} (its volume is kept).`),
+      enabled: defaulted(Type.Boolean(), enabledByDefault, enabledByDefault ? `false removes ${what} (its volume is kept).` : `true deploys ${what}.`),
       version: Version(`${what} chart version.`, chartVersion),
       host: Host(host, what),
       storage: PresetStorage(size),
@@ -215,6 +215,18 @@ const Vaultwarden = preset("Vaultwarden", catalog.charts.vaultwarden.version, "v
 const HomeAssistant = preset("Home Assistant", catalog.charts.homeAssistant.version, "home", "10Gi", {
   sso: defaulted(Type.Boolean(), true, "Log in through Authentik (forward auth); the companion apps keep using Home Assistant's own login on /auth and /api."),
 });
+
+const Ollama = preset(
+  "Ollama (LLM hosting)",
+  catalog.charts.ollama.version,
+  "ollama",
+  "50Gi",
+  {
+    models: defaulted(Type.Array(Type.String({ pattern: "^[a-z0-9][a-z0-9._:/-]*$", errorMessage: "a model name such as llama3.2 or qwen2.5:7b" })), [], "Models pulled when Ollama starts."),
+    sso: defaulted(Type.Boolean(), true, "Put Authentik's login in front of the web address (in-cluster clients use the Service directly)."),
+  },
+  false,
+);
 
 const GenericApp = section(
   {
@@ -268,7 +280,7 @@ const GenericApp = section(
 );
 
 const Apps = Type.Object(
-  { gitea: Gitea, vaultwarden: Vaultwarden, homeAssistant: HomeAssistant },
+  { gitea: Gitea, vaultwarden: Vaultwarden, homeAssistant: HomeAssistant, ollama: Ollama },
   {
     description: "Applications. gitea, vaultwarden and homeAssistant are presets; any other key is a Helm app.",
     additionalProperties: GenericApp,
@@ -278,7 +290,13 @@ const Apps = Type.Object(
 Reflect.deleteProperty(Apps, "required");
 
 const Gpu = section(
-  { nvidia: defaulted(Type.Boolean(), false, "true: NVIDIA image variant, RuntimeClass and device plugin for gpu nodes.") },
+  {
+    nvidia: defaulted(Type.Boolean(), false, "true: NVIDIA image variant and the device plugin for nodes with gpu: true; apps may then ask for a GPU."),
+    devicePlugin: section(
+      { version: Version("nvidia-device-plugin chart version.", catalog.charts.nvidiaDevicePlugin.version) },
+      { description: "NVIDIA's Kubernetes device plugin.", default: {} },
+    ),
+  },
   { description: "GPU support.", default: {} },
 );
 
