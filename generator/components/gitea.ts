@@ -2,7 +2,7 @@
 // repositories live on tree-owned volumes; git over SSH is a LoadBalancer port on the node.
 import { catalog } from "../catalog.ts";
 import { helmRelease } from "../render/flux.ts";
-import { dataVolume, fqdn, namespace, tlsIngressAnnotations } from "../render/kube.ts";
+import { dataVolume, fqdn, namespace, SCAFFOLD_INGRESS_PATHS, scaffoldIngressValues } from "../render/kube.ts";
 import type { Component, ComponentOutput } from "./types.ts";
 
 /** Secret with username and password of the first admin (keys fixed by the chart). */
@@ -41,11 +41,7 @@ export const gitea: Component = {
         "gitea.config.time.DEFAULT_UI_LOCATION",
         "service.ssh.type",
         "service.ssh.port",
-        "ingress.enabled",
-        "ingress.className",
-        "ingress.annotations",
-        "ingress.hosts",
-        "ingress.tls",
+        ...SCAFFOLD_INGRESS_PATHS,
       ],
     },
   ],
@@ -97,13 +93,7 @@ export const gitea: Component = {
                   },
                 },
                 service: { ssh: { type: "LoadBalancer", port: settings.sshPort } },
-                ingress: {
-                  enabled: true,
-                  className: "traefik",
-                  annotations: tlsIngressAnnotations(),
-                  hosts: [{ host, paths: [{ path: "/", pathType: "Prefix" }] }],
-                  tls: [{ secretName: "gitea-tls", hosts: [host] }],
-                },
+                ingress: scaffoldIngressValues(host, "gitea-tls"),
               },
             }),
           },

@@ -1,7 +1,7 @@
 // Phase 6: Home Assistant on a tree-owned volume, behind Traefik.
 import { catalog } from "../catalog.ts";
 import { helmRelease } from "../render/flux.ts";
-import { dataVolume, fqdn, namespace, tlsIngressAnnotations } from "../render/kube.ts";
+import { dataVolume, fqdn, namespace, SCAFFOLD_INGRESS_PATHS, scaffoldIngressValues } from "../render/kube.ts";
 import { FORWARD_AUTH_ANNOTATION, forwardAuthApps, outpostRoute } from "../auth/forward-auth.ts";
 import type { Component, ComponentOutput } from "./types.ts";
 
@@ -24,11 +24,7 @@ export const homeAssistant: Component = {
         "env",
         "configuration.enabled",
         "configuration.trusted_proxies",
-        "ingress.enabled",
-        "ingress.className",
-        "ingress.annotations",
-        "ingress.hosts",
-        "ingress.tls",
+        ...SCAFFOLD_INGRESS_PATHS,
       ],
     },
   ],
@@ -57,13 +53,7 @@ export const homeAssistant: Component = {
                 env: [{ name: "TZ", value: config.cluster.timezone }],
                 // Home Assistant rejects forwarded requests from proxies it does not trust.
                 configuration: { enabled: true, trusted_proxies: [POD_CIDR] },
-                ingress: {
-                  enabled: true,
-                  className: "traefik",
-                  annotations: { ...tlsIngressAnnotations(), ...(settings.sso ? FORWARD_AUTH_ANNOTATION : {}) },
-                  hosts: [{ host, paths: [{ path: "/", pathType: "Prefix" }] }],
-                  tls: [{ secretName: "home-assistant-tls", hosts: [host] }],
-                },
+                ingress: scaffoldIngressValues(host, "home-assistant-tls", settings.sso ? FORWARD_AUTH_ANNOTATION : {}),
               },
             }),
           },

@@ -2,7 +2,7 @@
 import { FORWARD_AUTH_ANNOTATION, forwardAuthApps, outpostRoute } from "../auth/forward-auth.ts";
 import { catalog } from "../catalog.ts";
 import { helmRelease } from "../render/flux.ts";
-import { dataVolume, fqdn, namespace, tlsIngressAnnotations } from "../render/kube.ts";
+import { dataVolume, fqdn, namespace, SCAFFOLD_INGRESS_PATHS, scaffoldIngressValues } from "../render/kube.ts";
 import { NVIDIA_RUNTIME_CLASS } from "./nvidia.ts";
 import type { Component, ComponentOutput } from "./types.ts";
 
@@ -22,11 +22,7 @@ export const ollama: Component = {
         "runtimeClassName",
         "persistentVolume.enabled",
         "persistentVolume.existingClaim",
-        "ingress.enabled",
-        "ingress.className",
-        "ingress.annotations",
-        "ingress.hosts",
-        "ingress.tls",
+        ...SCAFFOLD_INGRESS_PATHS,
       ],
     },
   ],
@@ -58,13 +54,7 @@ export const ollama: Component = {
                 },
                 ...(gpu ? { runtimeClassName: NVIDIA_RUNTIME_CLASS } : {}),
                 persistentVolume: { enabled: true, existingClaim: "ollama-data" },
-                ingress: {
-                  enabled: true,
-                  className: "traefik",
-                  annotations: { ...tlsIngressAnnotations(), ...(forwardAuth ? FORWARD_AUTH_ANNOTATION : {}) },
-                  hosts: [{ host, paths: [{ path: "/", pathType: "Prefix" }] }],
-                  tls: [{ secretName: "ollama-tls", hosts: [host] }],
-                },
+                ingress: scaffoldIngressValues(host, "ollama-tls", forwardAuth ? FORWARD_AUTH_ANNOTATION : {}),
               },
             }),
           },

@@ -77,6 +77,23 @@ export function tlsIngressAnnotations(): Record<string, string> {
   };
 }
 
+/**
+ * The ingress values of charts that follow Helm's scaffold (enabled, className, annotations,
+ * hosts[{host, paths}], tls): HTTPS at `host` with a certificate from the internal CA.
+ */
+export function scaffoldIngressValues(host: string, tlsSecret: string, extraAnnotations: Record<string, string> = {}) {
+  return {
+    enabled: true,
+    className: "traefik",
+    annotations: { ...tlsIngressAnnotations(), ...extraAnnotations },
+    hosts: [{ host, paths: [{ path: "/", pathType: "Prefix" }] }],
+    tls: [{ secretName: tlsSecret, hosts: [host] }],
+  };
+}
+
+/** The value paths scaffoldIngressValues sets (each chart's verified list includes them). */
+export const SCAFFOLD_INGRESS_PATHS = ["ingress.enabled", "ingress.className", "ingress.annotations", "ingress.hosts", "ingress.tls"];
+
 export function fqdn(config: HomelabConfig, host: string): string {
   return `${host}.${config.cluster.domain}`;
 }
