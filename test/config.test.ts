@@ -124,3 +124,8 @@ test("a Helm app name longer than a Helm release name may be", () => {
     `apps.${name}: app name "${name}" is longer than 53 characters`,
   );
 });
+
+test("keys whose part is not generated yet warn instead of doing nothing silently", () => {
+  const { warnings } = parseConfig(`${minimalConfig}auth:\n  authentik:\n    ldap: true\napps:\n  gitea:\n    runner: true\n`);
+  expect(warnings.map((w) => w.path)).toEqual(expect.arrayContaining(["auth.authentik.ldap", "apps.gitea.runner"]));
+});

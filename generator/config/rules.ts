@@ -78,6 +78,14 @@ export function checkRules(config: HomelabConfig, report: Report): { errors: Dia
     warn(["gpu", "nvidia"], "no node has gpu: true, so the device plugin finds no GPU", "set gpu: true on the nodes with an NVIDIA GPU");
   }
 
+  // Accepted keys whose part is not generated yet: say so rather than do nothing silently.
+  if (config.apps.gitea.runner) {
+    warn(["apps", "gitea", "runner"], "the Gitea Actions runner is not deployed by this version of the generator", "register a runner by hand for now; the pull-request workflow needs one");
+  }
+  if (config.auth.authentik.ldap) {
+    warn(["auth", "authentik", "ldap"], "the LDAP outpost is not deployed by this version of the generator", "create an LDAP provider and outpost in Authentik's UI for now");
+  }
+
   if (!config.apps.gitea.enabled) {
     error(["apps", "gitea", "enabled"], "Gitea cannot be removed: it holds the repository Flux reads", "remove this line");
   }
