@@ -217,7 +217,7 @@ describe("the reference tree", () => {
 
   test("every ingress names the ClusterIssuer homelab-ca", async () => {
     const values = JSON.stringify(objectsOf(reference.files).filter(({ object }) => object.kind === "HelmRelease").map(({ object }) => object.spec.values));
-    const ingressCount = (values.match(/"cert-manager.io\/cluster-issuer":"homelab-ca"/g) ?? []).length;
+    const ingressCount = (values.match(/"cert-manager.io\/issuer":"homelab-ca","cert-manager.io\/issuer-kind":"StepClusterIssuer","cert-manager.io\/issuer-group":"certmanager.step.sm"/g) ?? []).length;
     expect(ingressCount).toBe(5); // grafana, authentik, gitea, vaultwarden, home-assistant
   });
 });

@@ -66,8 +66,9 @@ export const CERTIFICATE_RENEW_BEFORE = "8h";
 /** Annotations that give an ingress HTTPS with a certificate from the internal CA. */
 export function tlsIngressAnnotations(): Record<string, string> {
   return {
-    "cert-manager.io/cluster-issuer": CLUSTER_ISSUER,
-    // homelab-ca is step-issuer's StepClusterIssuer, not a cert-manager ClusterIssuer.
+    // homelab-ca is step-issuer's StepClusterIssuer, an external issuer: cert-manager takes it
+    // through `issuer` with kind and group (it refuses `cluster-issuer` next to a kind).
+    "cert-manager.io/issuer": CLUSTER_ISSUER,
     "cert-manager.io/issuer-kind": "StepClusterIssuer",
     "cert-manager.io/issuer-group": "certmanager.step.sm",
     "cert-manager.io/duration": CERTIFICATE_DURATION,
