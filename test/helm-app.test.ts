@@ -3,8 +3,7 @@
 // generated HelmRelease carries, and the tree's own objects (the PVC, the LoadBalancer Service,
 // the Ingress) are checked against what the chart actually renders.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
@@ -14,13 +13,13 @@ import { HelmRelease } from "@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { generate, render } from "../generator/generate.ts";
 import { helm, kubectl } from "./support/tools.ts";
-import { minimalConfig, objectsOf, tempRepo } from "./support/render.ts";
+import { minimalConfig, objectsOf, tempRepo, tempDir } from "./support/render.ts";
 
 type K8s = Record<string, any>;
 type Labels = Record<string, string>;
 
 const chartsDir = join(import.meta.dirname, "fixtures", "charts");
-const helmHome = mkdtempSync(join(tmpdir(), "homelab-helm-"));
+const helmHome = tempDir("homelab-helm-");
 /** helm reads and writes nothing outside this temporary home. */
 const helmEnv = { ...process.env, HELM_CACHE_HOME: join(helmHome, "cache"), HELM_CONFIG_HOME: join(helmHome, "config"), HELM_DATA_HOME: join(helmHome, "data") };
 
@@ -62,7 +61,7 @@ function releaseOf(generated: Generated, name: string): { releaseName: string; n
 
 /** `helm template` of a fixture chart with the HelmRelease's values, parsed. */
 function helmTemplate(chart: string, release: { releaseName: string; namespace: string; values: K8s }): K8s[] {
-  const valuesFile = join(mkdtempSync(join(tmpdir(), "homelab-values-")), "values.yaml");
+  const valuesFile = join(tempDir("homelab-values-"), "values.yaml");
   writeFileSync(valuesFile, stringify(release.values));
   const out = execFileSync(helm, ["template", release.releaseName, join(chartsDir, chart), "--namespace", release.namespace, "-f", valuesFile], {
     encoding: "utf8",
@@ -223,7 +222,7 @@ describe.each([kvStore, gameServer])("Helm app $chart rendered by the real chart
   });
 
   test("kubectl kustomize builds the written apps/<name> tree, object for object", async () => {
-    const outDir = mkdtempSync(join(tmpdir(), "homelab-tree-"));
+    const outDir = tempDir("homelab-tree-");
     await generate({ configPath: generated.configPath, outDir });
     const out = execFileSync(kubectl, ["kustomize", join(outDir, "apps", name)], { encoding: "utf8", stdio: "pipe" });
     const built = parseAllDocuments(out).map((d) => d.toJS() as K8s);

@@ -1,8 +1,7 @@
 // Secrets end to end: the store, Secret manifests wired to their users, stable bytes, the
 // private key only when needed, recipient rotation, leak guards, init.
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { parse } from "yaml";
@@ -11,12 +10,12 @@ import { generate } from "../generator/generate.ts";
 import { UserError } from "../generator/errors.ts";
 import { init, DEMO_RECIPIENT } from "../generator/init.ts";
 import { decryptDocument, sopsMetadata } from "../generator/secrets/sops.ts";
-import { demoKeyFile, minimalConfig, objectsOf, tempRepo } from "./support/render.ts";
+import { demoKeyFile, minimalConfig, objectsOf, tempRepo, tempDir } from "./support/render.ts";
 
 const cli = join(import.meta.dirname, "..", "bin", "homelab.js");
 const demoIdentity = readFileSync(demoKeyFile, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"))!;
 /** An environment with no age key anywhere. */
-const noKey = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: mkdtempSync(join(tmpdir(), "homelab-home-")) });
+const noKey = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: tempDir("homelab-home-") });
 
 const withBackup = `${minimalConfig}storage:
   longhorn:
@@ -177,12 +176,12 @@ describe("the internal CA in the cluster", () => {
 
 describe("init", () => {
   const initEnv = () => {
-    const home = mkdtempSync(join(tmpdir(), "homelab-home-"));
+    const home = tempDir("homelab-home-");
     return { PATH: process.env.PATH, HOME: home, XDG_CONFIG_HOME: join(home, ".config") } as NodeJS.ProcessEnv;
   };
 
   test("in an empty folder: config, key pair (key outside the repo), CA, tree", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "homelab-init-"));
+    const dir = tempDir("homelab-init-");
     const env = initEnv();
     const message = await init({ dir, name: "lab", domain: "lab.example", owner: "me", env, interactive: false });
     const keyFile = join(env.XDG_CONFIG_HOME!, "sops", "age", "keys.txt");
@@ -198,7 +197,7 @@ describe("init", () => {
   });
 
   test("over the demo it replaces the demo's key, CA, secrets and tree", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "homelab-init-"));
+    const dir = tempDir("homelab-init-");
     const root = join(import.meta.dirname, "..");
     for (const path of ["homelab.yaml", "secrets", "certs", "clusters", "infrastructure", "apps", ".homelab"]) cpSync(join(root, path), join(dir, path), { recursive: true });
     await init({ dir, name: "lab", domain: "lab.example", owner: "me", env: initEnv(), interactive: false });

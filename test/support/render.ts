@@ -22,9 +22,15 @@ export function copyDemoState(dir: string): void {
   for (const folder of ["secrets", "certs"]) cpSync(join(repoRoot, folder), join(dir, folder), { recursive: true });
 }
 
-export function tempRepo(configText: string, options: { demoState?: boolean } = {}): { dir: string; configPath: string } {
-  const dir = mkdtempSync(join(tmpdir(), "homelab-test-"));
+/** A temporary folder, removed after the test file (see removeTempRepos). */
+export function tempDir(prefix = "homelab-test-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   created.push(dir);
+  return dir;
+}
+
+export function tempRepo(configText: string, options: { demoState?: boolean } = {}): { dir: string; configPath: string } {
+  const dir = tempDir();
   if (options.demoState) copyDemoState(dir);
   const configPath = join(dir, "homelab.yaml");
   writeFileSync(configPath, configText);
