@@ -1,5 +1,5 @@
 // The pipeline: load → validate → defaults → plan → render → verify → write.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Diagnostic } from "./errors.ts";
 import { formatPath, loadConfigFile } from "./config/load.ts";
@@ -13,7 +13,7 @@ import { sopsConfigFile } from "./secrets/sops-config.ts";
 import { SecretStore } from "./secrets/store.ts";
 import { treeFiles } from "./tree.ts";
 import { verifyPlan } from "./verify.ts";
-import { checkTree, previousSecretFiles, writeTree, type CheckResult, type GeneratedFile, type WriteResult } from "./writer.ts";
+import { checkTree, previousSecretFiles, writeFiles, writeTree, type CheckResult, type GeneratedFile, type WriteResult } from "./writer.ts";
 
 export interface GenerateOptions {
   readonly configPath: string;
@@ -41,31 +41,21 @@ export async function render(options: GenerateOptions): Promise<Rendered> {
   const { ca, files: caFiles } = await ensureCertificateAuthority(config, repoDir, store);
   const planned = plan(config, componentsFor(config), ca);
   verifyPlan(planned);
-  const secrets = await renderSecrets(planned.units, store, previousSecretFiles(outDir), (value) => ({
+  const secretFiles = await renderSecrets(planned.units, store, previousSecretFiles(outDir), (value) => ({
     file: "homelab.yaml",
     ...locate(value.requiredBy),
     path: formatPath(value.requiredBy),
     message: `needs the secret "${value.supplied}", which is not set`,
     hint: `run \`npx homelab secrets set ${value.supplied}\` and type the value`,
   }));
-  const files = [...treeFiles(planned), ...secrets.files, sopsConfigFile(config), ...workflowFiles(config), ...docsFiles(planned)];
+  const files = [...treeFiles(planned), ...secretFiles, sopsConfigFile(config), ...workflowFiles(config), ...docsFiles(planned)];
   return { files, stateFiles: [...caFiles, ...store.stagedFiles()], warnings, repoDir, outDir };
-}
-
-function writeState(repoDir: string, files: Rendered["stateFiles"]): string[] {
-  for (const file of files) {
-    const target = join(repoDir, file.path);
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(`${target}.homelab-tmp`, file.content, { mode: 0o644 });
-    renameSync(`${target}.homelab-tmp`, target);
-  }
-  return files.map((f) => f.path);
 }
 
 export async function generate(options: GenerateOptions): Promise<Rendered & { result: WriteResult & { state: string[] } }> {
   const rendered = await render(options);
   const result = writeTree(rendered.outDir, rendered.files);
-  return { ...rendered, result: { ...result, state: writeState(rendered.repoDir, rendered.stateFiles) } };
+  return { ...rendered, result: { ...result, state: writeFiles(rendered.repoDir, rendered.stateFiles) } };
 }
 
 export async function check(options: GenerateOptions): Promise<Rendered & { result: CheckResult }> {

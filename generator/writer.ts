@@ -80,6 +80,20 @@ function isOurs(path: string, current: string, manifest: Manifest): boolean {
   return path in manifest.files || current.slice(0, 200).includes(HEADER.slice(2)) || path === MANIFEST_PATH;
 }
 
+/** Writes a file whole or not at all (a crash never leaves half a file), creating its folder. */
+export function writeFileAtomic(target: string, content: string, mode = 0o644): void {
+  mkdirSync(dirname(target), { recursive: true });
+  const temporary = `${target}.homelab-tmp`;
+  writeFileSync(temporary, content, { mode });
+  renameSync(temporary, target);
+}
+
+/** Writes each file into `dir`; returns their paths. */
+export function writeFiles(dir: string, files: readonly { path: string; content: string }[]): string[] {
+  for (const file of files) writeFileAtomic(join(dir, file.path), file.content);
+  return files.map((f) => f.path);
+}
+
 export function writeTree(outDir: string, files: readonly GeneratedFile[]): WriteResult {
   const manifest = readManifest(outDir);
   const all = [...files, manifestFor(files)];
@@ -96,11 +110,7 @@ export function writeTree(outDir: string, files: readonly GeneratedFile[]): Writ
       if (file.path !== MANIFEST_PATH) result.unchanged.push(file.path);
       continue;
     }
-    const target = join(outDir, file.path);
-    mkdirSync(dirname(target), { recursive: true });
-    const temporary = `${target}.homelab-tmp`;
-    writeFileSync(temporary, file.content, { mode: file.mode ?? 0o644 });
-    renameSync(temporary, target);
+    writeFileAtomic(join(outDir, file.path), file.content, file.mode);
     if (file.path !== MANIFEST_PATH) result.written.push(file.path);
   }
   const produced = new Set(all.map((f) => f.path));

@@ -17,6 +17,13 @@ const OIDC_SECRETS = "authentik-oidc-clients";
 const authorizationFlow = () => find("authentik_flows.flow", "slug", "default-provider-authorization-implicit-consent");
 const invalidationFlow = () => find("authentik_flows.flow", "slug", "default-provider-invalidation-flow");
 
+/** An Authentik application in front of the provider `provider-<slug>` of the same blueprint. */
+const application = (slug: string, title: string, launchUrl: string) => ({
+  model: "authentik_core.application",
+  identifiers: { slug },
+  attrs: { name: title, slug, provider: keyOf(`provider-${slug}`), meta_launch_url: launchUrl },
+});
+
 const scope = (name: string) => find("authentik_providers_oauth2.scopemapping", "managed", `goauthentik.io/providers/oauth2/scope-${name}`);
 
 /** What the homelab declares in Authentik: the admin group, an OAuth2 provider per OIDC app, and a proxy provider per forward-auth app. */
@@ -53,11 +60,7 @@ function blueprint(config: HomelabConfig): string {
             property_mappings: [scope("openid"), scope("email"), scope("profile")],
           },
         },
-        {
-          model: "authentik_core.application",
-          identifiers: { slug: client.slug },
-          attrs: { name: client.title, slug: client.slug, provider: keyOf(`provider-${client.slug}`), meta_launch_url: client.launchUrl },
-        },
+        application(client.slug, client.title, client.launchUrl),
       ]),
       ...apps.flatMap((app) => [
         {
@@ -73,11 +76,7 @@ function blueprint(config: HomelabConfig): string {
             ...(app.skipPathRegex ? { skip_path_regex: app.skipPathRegex } : {}),
           },
         },
-        {
-          model: "authentik_core.application",
-          identifiers: { slug: app.slug },
-          attrs: { name: app.title, slug: app.slug, provider: keyOf(`provider-${app.slug}`), meta_launch_url: `https://${app.host}` },
-        },
+        application(app.slug, app.title, `https://${app.host}`),
       ]),
       // The embedded outpost serves exactly these providers (a blueprint list replaces, not merges).
       { model: "authentik_outposts.outpost", identifiers: { managed: "goauthentik.io/outposts/embedded" }, attrs: { providers: apps.map((app) => keyOf(`provider-${app.slug}`)) } },

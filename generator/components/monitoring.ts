@@ -29,6 +29,12 @@ function controlPlaneScraping(config: HomelabConfig): Record<string, unknown> {
   };
 }
 
+type AlertRule = NonNullable<NonNullable<IPrometheusRule["spec"]["groups"]>[number]["rules"]>[number];
+
+function alert(name: string, expr: string, duration: string, severity: "warning" | "critical", summary: string): AlertRule {
+  return { alert: name, expr, for: duration, labels: { severity }, annotations: { summary } };
+}
+
 const alertRules = (config: HomelabConfig): IPrometheusRule => ({
   apiVersion: "monitoring.coreos.com/v1",
   kind: "PrometheusRule",
@@ -38,101 +44,46 @@ const alertRules = (config: HomelabConfig): IPrometheusRule => ({
       {
         name: "homelab.storage",
         rules: [
-          {
-            alert: "LonghornVolumeDegraded",
-            expr: 'longhorn_volume_robustness{state="degraded"} == 1',
-            for: "10m",
-            labels: { severity: "warning" },
-            annotations: { summary: "Longhorn volume {{ $labels.volume }} is degraded: a replica is missing." },
-          },
-          {
-            alert: "LonghornVolumeFaulted",
-            expr: 'longhorn_volume_robustness{state="faulted"} == 1',
-            for: "2m",
-            labels: { severity: "critical" },
-            annotations: { summary: "Longhorn volume {{ $labels.volume }} is faulted: its data is unavailable." },
-          },
+          alert("LonghornVolumeDegraded", 'longhorn_volume_robustness{state="degraded"} == 1', "10m", "warning", "Longhorn volume {{ $labels.volume }} is degraded: a replica is missing."),
+          alert("LonghornVolumeFaulted", 'longhorn_volume_robustness{state="faulted"} == 1', "2m", "critical", "Longhorn volume {{ $labels.volume }} is faulted: its data is unavailable."),
           ...(config.storage.longhorn.backup
-            ? [
-                {
-                  alert: "LonghornBackupFailed",
-                  expr: "longhorn_backup_state == 4",
-                  for: "5m",
-                  labels: { severity: "critical" },
-                  annotations: { summary: "Backup {{ $labels.backup }} of volume {{ $labels.volume }} failed." },
-                },
-              ]
+            ? [alert("LonghornBackupFailed", "longhorn_backup_state == 4", "5m", "critical", "Backup {{ $labels.backup }} of volume {{ $labels.volume }} failed.")]
             : []),
-          {
-            alert: "NodeDiskFilling",
-            expr: '(node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"} / node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs"}) < 0.15',
-            for: "30m",
-            labels: { severity: "warning" },
-            annotations: { summary: "{{ $labels.mountpoint }} on {{ $labels.instance }} has less than 15% free." },
-          },
+          alert("NodeDiskFilling", '(node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"} / node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs"}) < 0.15', "30m", "warning", "{{ $labels.mountpoint }} on {{ $labels.instance }} has less than 15% free."),
         ],
       },
       {
         name: "homelab.certificates",
         rules: [
-          {
-            alert: "CertificateExpiring",
-            // Certificates from step-ca live 24 h and renew 8 h before the end; 0 means not issued yet.
-            expr: "certmanager_certificate_expiration_timestamp_seconds > 0 and certmanager_certificate_expiration_timestamp_seconds - time() < 4 * 3600",
-            for: "10m",
-            labels: { severity: "warning" },
-            annotations: { summary: "Certificate {{ $labels.namespace }}/{{ $labels.name }} expires within 4 hours and was not renewed." },
-          },
+          // Certificates from step-ca live 24 h and renew 8 h before the end; 0 means not issued yet.
+          alert("CertificateExpiring", "certmanager_certificate_expiration_timestamp_seconds > 0 and certmanager_certificate_expiration_timestamp_seconds - time() < 4 * 3600", "10m", "warning", "Certificate {{ $labels.namespace }}/{{ $labels.name }} expires within 4 hours and was not renewed."),
         ],
       },
       {
         name: "homelab.flux",
         rules: [
-          {
-            alert: "FluxReconciliationFailing",
-            expr: 'max by (exported_namespace, name, kind) (flux_resource_info{ready="False", suspended="False"}) == 1',
-            for: "15m",
-            labels: { severity: "warning" },
-            annotations: { summary: "Flux {{ $labels.kind }} {{ $labels.exported_namespace }}/{{ $labels.name }} has not been Ready for 15 minutes." },
-          },
+          alert("FluxReconciliationFailing", 'max by (exported_namespace, name, kind) (flux_resource_info{ready="False", suspended="False"}) == 1', "15m", "warning", "Flux {{ $labels.kind }} {{ $labels.exported_namespace }}/{{ $labels.name }} has not been Ready for 15 minutes."),
         ],
       },
     ],
   },
 });
 
+/** Scrapes `port` of the Services matching `labels` in `namespace`. */
+function serviceMonitor(name: string, namespace: string, labels: Record<string, string>, port: string): IServiceMonitor {
+  return {
+    apiVersion: "monitoring.coreos.com/v1",
+    kind: "ServiceMonitor",
+    metadata: { name, namespace: "monitoring" },
+    spec: { namespaceSelector: { matchNames: [namespace] }, selector: { matchLabels: labels }, endpoints: [{ port }] },
+  };
+}
+
 const monitors = () => [
-  {
-    apiVersion: "monitoring.coreos.com/v1",
-    kind: "ServiceMonitor",
-    metadata: { name: "longhorn", namespace: "monitoring" },
-    spec: {
-      namespaceSelector: { matchNames: [LONGHORN_NAMESPACE] },
-      selector: { matchLabels: { app: "longhorn-manager" } },
-      endpoints: [{ port: "manager" }],
-    },
-  } satisfies IServiceMonitor,
-  {
-    apiVersion: "monitoring.coreos.com/v1",
-    kind: "ServiceMonitor",
-    metadata: { name: "cert-manager", namespace: "monitoring" },
-    spec: {
-      namespaceSelector: { matchNames: ["cert-manager"] },
-      selector: { matchLabels: { "app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/component": "controller" } },
-      endpoints: [{ port: "http-metrics" }],
-    },
-  } satisfies IServiceMonitor,
+  serviceMonitor("longhorn", LONGHORN_NAMESPACE, { app: "longhorn-manager" }, "manager"),
+  serviceMonitor("cert-manager", "cert-manager", { "app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/component": "controller" }, "http-metrics"),
   // flux-operator reports every Flux object's readiness as flux_resource_info.
-  {
-    apiVersion: "monitoring.coreos.com/v1",
-    kind: "ServiceMonitor",
-    metadata: { name: "flux-operator", namespace: "monitoring" },
-    spec: {
-      namespaceSelector: { matchNames: [FLUX_NAMESPACE] },
-      selector: { matchLabels: { "app.kubernetes.io/name": "flux-operator" } },
-      endpoints: [{ port: "http" }],
-    },
-  } satisfies IServiceMonitor,
+  serviceMonitor("flux-operator", FLUX_NAMESPACE, { "app.kubernetes.io/name": "flux-operator" }, "http"),
   {
     apiVersion: "monitoring.coreos.com/v1",
     kind: "PodMonitor",

@@ -7,9 +7,8 @@ import { loadConfigFile } from "../config/load.ts";
 import { componentsFor } from "../components/registry.ts";
 import { plan } from "../plan.ts";
 import { UserError } from "../errors.ts";
-import type { SecretValue } from "../components/types.ts";
 import { ensureCertificateAuthority } from "./internal-ca.ts";
-import { secretFilePath } from "./manifests.ts";
+import { secretFilePath, storeRefs } from "./manifests.ts";
 import { SecretStore, STORE_DIR, STORE_NAME } from "./store.ts";
 
 /** Reads the value: hidden typing on a terminal, else all of stdin without its final newline. */
@@ -40,14 +39,6 @@ export async function setSecret(configPath: string, name: string, io = { stdin: 
   return `homelab: saved ${name} to ${path} (encrypted to ${config.secrets.ageRecipients.length} recipient(s)); run \`npm run generate\``;
 }
 
-function storeNamesOf(value: SecretValue): { name: string; kind: string }[] {
-  if ("generated" in value) return [{ name: value.generated, kind: "generated" }];
-  if ("supplied" in value) return [{ name: value.supplied, kind: "you set it" }];
-  if ("stored" in value) return [{ name: value.stored, kind: "internal CA" }];
-  if ("template" in value) return Object.values(value.inputs).flatMap(storeNamesOf);
-  return [];
-}
-
 export async function listSecrets(configPath: string): Promise<string> {
   const repoDir = dirname(resolve(configPath));
   const { config } = loadConfigFile(resolve(configPath));
@@ -57,13 +48,14 @@ export async function listSecrets(configPath: string): Promise<string> {
   const rows = new Map<string, { kind: string; usedBy: Set<string> }>();
   for (const unit of planned.units) {
     for (const spec of unit.secrets ?? []) {
-      for (const { name, kind } of Object.values(spec.data).flatMap(storeNamesOf)) {
-        const row = rows.get(name) ?? { kind, usedBy: new Set<string>() };
+      for (const { name, origin } of Object.values(spec.data).flatMap(storeRefs)) {
+        const row = rows.get(name) ?? { kind: origin as string, usedBy: new Set<string>() };
         row.usedBy.add(secretFilePath(unit, spec));
         rows.set(name, row);
       }
     }
   }
+  // What is on disk: the store above may hold a CA made just for this listing, never written.
   const stored = new SecretStore(repoDir, config.secrets.ageRecipients).names();
   for (const name of stored) if (!rows.has(name)) rows.set(name, { kind: "unused", usedBy: new Set() });
   const lines = [...rows]

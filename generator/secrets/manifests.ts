@@ -29,36 +29,30 @@ function vaultwardenTokenHash(token: string): string {
   return `$argon2id$v=19$m=65540,t=3,p=4$${b64(salt)}$${b64(hash)}`;
 }
 
-/** The store names a value reads. */
-function storeNames(value: SecretValue): string[] {
-  if ("generated" in value) return [value.generated];
-  if ("supplied" in value) return [value.supplied];
-  if ("stored" in value) return [value.stored];
-  if ("template" in value) return Object.values(value.inputs).flatMap(storeNames);
+/** The store values a value reads, and where each comes from (for `homelab secrets list`). */
+export function storeRefs(value: SecretValue): { name: string; origin: "generated" | "you set it" | "internal CA" }[] {
+  if ("generated" in value) return [{ name: value.generated, origin: "generated" }];
+  if ("supplied" in value) return [{ name: value.supplied, origin: "you set it" }];
+  if ("stored" in value) return [{ name: value.stored, origin: "internal CA" }];
+  if ("template" in value) return Object.values(value.inputs).flatMap(storeRefs);
   return [];
 }
 
-export interface SecretRendering {
-  readonly files: GeneratedFile[];
-  /** Store names each Secret reads, for `homelab secrets list`. */
-  readonly usage: Map<string, string[]>;
-}
+const storeName = (value: SecretValue) => storeRefs(value)[0]?.name as string;
 
 export async function renderSecrets(
   units: readonly PlannedUnit[],
   store: SecretStore,
   previous: PreviousSecrets,
   missing: (value: Extract<SecretValue, { supplied: string }>) => Diagnostic,
-): Promise<SecretRendering> {
-  const usage = new Map<string, string[]>();
+): Promise<GeneratedFile[]> {
   const problems: Diagnostic[] = [];
   const specs = units.flatMap((unit) => (unit.secrets ?? []).map((spec) => ({ unit, spec, path: secretFilePath(unit, spec) })));
 
   // First the store: create generated values on first need, re-encrypt for new recipients.
-  for (const { spec, path } of specs) {
+  for (const { spec } of specs) {
     for (const value of Object.values(spec.data)) {
       for (const ref of "template" in value ? Object.values(value.inputs) : [value]) {
-        for (const name of storeNames(ref)) usage.set(name, [...(usage.get(name) ?? []), path]);
         if ("generated" in ref && !store.has(ref.generated)) await store.set(ref.generated, newValue(ref.form));
         if ("supplied" in ref && !store.has(ref.supplied)) problems.push(missing(ref));
       }
@@ -84,7 +78,7 @@ export async function renderSecrets(
     const content = await encryptDocument(secret, { recipients: store.recipients, encryptedRegex: "^(data|stringData)$" });
     files.push({ path, content, fingerprint });
   }
-  return { files, usage };
+  return files;
 }
 
 async function resolve(value: SecretValue, store: SecretStore): Promise<string> {
@@ -94,8 +88,7 @@ async function resolve(value: SecretValue, store: SecretStore): Promise<string> 
     for (const [key, input] of Object.entries(value.inputs)) inputs[key] = await resolve(input, store);
     return value.template(inputs);
   }
-  const name = storeNames(value)[0] as string;
-  const plaintext = await store.value(name);
+  const plaintext = await store.value(storeName(value));
   return "generated" in value && value.form === "vaultwarden-admin-token" ? vaultwardenTokenHash(plaintext) : plaintext;
 }
 
@@ -108,7 +101,7 @@ function fingerprintOf(spec: SecretSpec, store: SecretStore): string {
       const placeholders = Object.fromEntries(Object.keys(value.inputs).map((k) => [k, `<${k}>`]));
       return { template: value.template(placeholders), inputs: Object.fromEntries(Object.entries(value.inputs).map(([k, v]) => [k, describe(v)])) };
     }
-    const name = storeNames(value)[0] as string;
+    const name = storeName(value);
     return { store: name, fingerprint: store.fingerprint(name), form: "generated" in value ? value.form : undefined };
   };
   const shape = {

@@ -2,8 +2,9 @@
 // secrets/<name>.sops.yaml in the repository. Values are encrypted to secrets.ageRecipients,
 // so adding one needs no private key; reading one does, and only happens when a Secret
 // manifest that uses it must be written anew.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeFiles } from "../writer.ts";
 import { createHash } from "node:crypto";
 import { UserError } from "../errors.ts";
 import { findAgeIdentities } from "./age-keys.ts";
@@ -135,14 +136,6 @@ export class SecretStore {
   }
 
   writeStaged(): string[] {
-    const written: string[] = [];
-    for (const file of this.stagedFiles()) {
-      const target = join(this.repoDir, file.path);
-      mkdirSync(dirname(target), { recursive: true });
-      writeFileSync(`${target}.homelab-tmp`, file.content, { mode: 0o644 });
-      renameSync(`${target}.homelab-tmp`, target);
-      written.push(file.path);
-    }
-    return written;
+    return writeFiles(this.repoDir, this.stagedFiles());
   }
 }
