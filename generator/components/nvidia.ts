@@ -8,8 +8,6 @@ import type { Component } from "./types.ts";
 
 /** The RuntimeClass k3s registers for the NVIDIA runtime; GPU pods run with it. */
 export const NVIDIA_RUNTIME_CLASS = "nvidia";
-/** The node label the device plugin's default affinity accepts (set at node install). */
-export const GPU_NODE_LABEL = "nvidia.com/gpu.present";
 
 export const nvidia: Component = {
   name: "nvidia",

@@ -329,7 +329,6 @@ export const HomelabSchema = Type.Object(
 
 /** The config after defaults: every defaulted key is present. */
 export type HomelabConfig = Static<typeof HomelabSchema>;
-export type NodeConfig = Static<typeof Node>;
 export type GenericAppConfig = Static<typeof GenericApp>;
 
 /** True when the property schema was wrapped by optional(): absent stays absent. */

@@ -43,8 +43,6 @@
 //   (Secret data is used verbatim: the password Secret must hold no trailing newline).
 import { certificateFingerprint, type CaMaterial, type ProvisionerPublic } from "./ca.ts";
 
-export const STEP_CERTIFICATES_CHART_VERSION = "1.30.0";
-export const STEP_ISSUER_CHART_VERSION = "1.11.0";
 export const STEP_CA_RELEASE = "step-certificates";
 export const STEP_CA_NAMESPACE = "step-ca";
 /** The chart's Service (fullname = release name), port 443 → container port 9000. */
