@@ -6,6 +6,7 @@ import { parseConfig } from "../generator/config/load.ts";
 import { HomelabSchema, isOptionalProperty } from "../generator/config/schema.ts";
 import { schemaJson } from "../generator/config/schema-json.ts";
 import { UserError } from "../generator/errors.ts";
+import { reservedNames } from "../generator/config/rules.ts";
 import { minimalConfig } from "./support/render.ts";
 import type { TSchema } from "@sinclair/typebox";
 
@@ -128,4 +129,15 @@ test("a Helm app name longer than a Helm release name may be", () => {
 test("keys whose part is not generated yet warn instead of doing nothing silently", () => {
   const { warnings } = parseConfig(`${minimalConfig}auth:\n  authentik:\n    ldap: true\napps:\n  gitea:\n    runner: true\n`);
   expect(warnings.map((w) => w.path)).toEqual(expect.arrayContaining(["auth.authentik.ldap", "apps.gitea.runner"]));
+});
+
+test("every name the platform uses for a Kustomization or namespace is reserved for it", async () => {
+  const { renderText, objectsOf } = await import("./support/render.ts");
+  const everything = `${minimalConfig.replace("  domain: home.arpa\n", "  domain: home.arpa\n  nodes: [{name: box, gpu: true}]\n")}gpu:\n  nvidia: true\napps:\n  ollama:\n    enabled: true\n`;
+  const objects = objectsOf((await renderText(everything)).files).map(({ object }) => object);
+  const names = new Set([
+    ...objects.filter((o) => o.apiVersion === "kustomize.toolkit.fluxcd.io/v1").map((o) => o.metadata.name as string),
+    ...objects.filter((o) => o.kind === "Namespace").map((o) => o.metadata.name as string),
+  ]);
+  expect([...names].filter((name) => !reservedNames.has(name))).toEqual([]);
 });
