@@ -27,6 +27,10 @@ Commands:
       --kubeconfig FILE --config FILE
   pr-comment          post (or update) the render-diff comment on a Gitea pull request (CI)
       --file FILE --api URL --repository OWNER/NAME --pr N   (token from GITEA_TOKEN)
+  node-config NAME    the host files node NAME needs at install (join token, age key, unit), outside git
+      --out DIR       where to write them (default ./node-NAME, must not be inside the repository)
+  image-build         bundle the repository and build every image variant (buildah or podman)
+      --push          also push the images to image.registry (tags: the commit and latest)
   schema              write schemas/homelab.schema.json (editor completion)
       --out FILE      where to write it
   help                this text
@@ -168,6 +172,10 @@ export async function main(argv: string[]): Promise<number> {
         return await runStatus(args);
       case "smoke":
         return await runSmoke(args);
+      case "node-config":
+        return await (await import("./nodes/command.ts")).nodeConfigCommand(args);
+      case "image-build":
+        return await (await import("./image/build-command.ts")).imageBuildCommand(args);
       case "schema":
         return await runSchema(args);
       case undefined:

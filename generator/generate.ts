@@ -6,6 +6,7 @@ import { formatPath, loadConfigFile } from "./config/load.ts";
 import { componentsFor } from "./components/registry.ts";
 import { docsFiles } from "./docs.ts";
 import { workflowFiles } from "./ci/workflows.ts";
+import { imageFiles } from "./image/index.ts";
 import { plan } from "./plan.ts";
 import { ensureCertificateAuthority } from "./secrets/internal-ca.ts";
 import { renderSecrets } from "./secrets/manifests.ts";
@@ -48,7 +49,14 @@ export async function render(options: GenerateOptions): Promise<Rendered> {
     message: `needs the secret "${value.supplied}", which is not set`,
     hint: `run \`npx homelab secrets set ${value.supplied}\` and type the value`,
   }));
-  const files = [...treeFiles(planned), ...secretFiles, sopsConfigFile(config), ...workflowFiles(config), ...docsFiles(planned)];
+  const files = [
+    ...treeFiles(planned),
+    ...secretFiles,
+    sopsConfigFile(config),
+    ...workflowFiles(config),
+    ...docsFiles(planned),
+    ...imageFiles({ config, plan: planned, secretFiles, ca }),
+  ];
   return { files, stateFiles: [...caFiles, ...store.stagedFiles()], warnings, repoDir, outDir };
 }
 

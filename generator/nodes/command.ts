@@ -1,0 +1,3 @@
+export async function nodeConfigCommand(_args: string[]): Promise<number> {
+  return 1;
+}
