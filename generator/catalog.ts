@@ -16,6 +16,16 @@ export const catalog = {
   k3s: { version: "v1.36.3+k3s1" },
   flux: { version: "2.9.4" },
   baseImage: "ghcr.io/ublue-os/base-main:44",
+  // Bundled in the image for first boot: sops decrypts the seed, helm installs flux-operator.
+  sops: { version: "3.13.3" },
+  helm: { version: "4.2.3" },
+  // Container images the tree runs outside any chart: the Gitea Actions runner, and the
+  // Vaultwarden image once more for the init container that adds the internal CA to its roots.
+  images: {
+    actRunner: "docker.io/gitea/act_runner:0.2.12",
+    dind: "docker.io/library/docker:28.5-dind",
+    vaultwarden: "docker.io/vaultwarden/server:1.36.0-alpine",
+  },
   charts: {
     fluxOperator: {
       repository: "oci://ghcr.io/controlplaneio-fluxcd/charts",
@@ -67,6 +77,9 @@ export const catalog = {
   k3s: { version: string };
   flux: { version: string };
   baseImage: string;
+  sops: { version: string };
+  helm: { version: string };
+  images: Record<string, string>;
   charts: Record<string, ChartSource>;
 };
 

@@ -42,7 +42,8 @@ describe("forward auth", () => {
       expect(provider.attrs.authorization_flow).toEqual({ find: ["authentik_flows.flow", ["slug", "default-provider-authorization-implicit-consent"]] });
       expect(provider.attrs.invalidation_flow).toEqual({ find: ["authentik_flows.flow", ["slug", "default-provider-invalidation-flow"]] });
     }
-    const applications = blueprint.entries.filter((e) => e.model === "authentik_core.application" && e.attrs.provider.keyOf !== "provider-grafana");
+    const proxyIds = new Set(providers.map((p) => p.id));
+    const applications = blueprint.entries.filter((e) => e.model === "authentik_core.application" && proxyIds.has(e.attrs.provider.keyOf));
     expect(applications.map((a) => a.attrs.provider)).toEqual(providers.map((p) => ({ keyOf: p.id })));
     const outpost = blueprint.entries.find((e) => e.model === "authentik_outposts.outpost");
     expect(outpost.identifiers).toEqual({ managed: "goauthentik.io/outposts/embedded" });
@@ -133,5 +134,146 @@ describe("OIDC", () => {
     expect(oauth.role_attribute_path).toContain("homelab-admins");
     expect(grafana.envValueFrom.GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET.secretKeyRef).toEqual({ name: "grafana-oidc", key: "client-secret" });
     expect(JSON.stringify(grafana)).not.toContain(grafanaSide);
+  });
+});
+
+describe("OIDC for Gitea and Vaultwarden", () => {
+  async function oidcTree(extra = "") {
+    const { dir, configPath } = tempRepo(`${minimalConfig}${extra}`);
+    const { files } = await generate({ configPath });
+    const objects = objectsOf(files).map(({ object }) => object);
+    const identity = readFileSync(demoKeyFile, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"))!;
+    const decrypt = async (path: string) => ((await decryptDocument(readFileSync(join(dir, path), "utf8"), [identity])).data as any).stringData;
+    const configMap = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "authentik-blueprints")!;
+    const blueprint = parse(configMap.data["homelab.yaml"], { customTags: authentikTags }) as { entries: any[] };
+    const provider = (slug: string) => blueprint.entries.find((e) => e.model === "authentik_providers_oauth2.oauth2provider" && e.attrs.client_id === slug);
+    const release = (name: string) => objects.find((o) => o.kind === "HelmRelease" && o.metadata.name === name)!;
+    return { dir, files, objects, blueprint, provider, release, decrypt };
+  }
+
+  test("Gitea's login source: same client id and secret as its provider, discovery at the provider's issuer, admins mapped", async () => {
+    const { objects, provider, release, decrypt } = await oidcTree();
+    const giteaProvider = provider("gitea");
+    expect(giteaProvider.attrs.redirect_uris).toEqual([{ matching_mode: "strict", url: "https://git.home.arpa/user/oauth2/authentik/callback" }]);
+    const giteaSide = await decrypt("apps/gitea/sso/gitea-oidc.sops.yaml");
+    expect(giteaSide.key).toBe(giteaProvider.attrs.client_id);
+    expect(giteaSide.secret).toBe((await decrypt("infrastructure/authentik/authentik-oidc-clients.sops.yaml")).gitea);
+
+    const values = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "gitea-sso-values")!;
+    const [source] = parse(values.data["values.yaml"]).gitea.oauth;
+    expect(source).toEqual({
+      name: "authentik",
+      provider: "openidConnect",
+      existingSecret: "gitea-oidc",
+      autoDiscoverUrl: "https://auth.home.arpa/application/o/gitea/.well-known/openid-configuration",
+      scopes: "email profile",
+      groupClaimName: "groups",
+      adminGroup: "homelab-admins",
+    });
+    // Gitea runs without the login source (first boot, or Authentik down): the values are optional.
+    const gitea = release("gitea");
+    expect(gitea.spec.valuesFrom).toContainEqual({ kind: "ConfigMap", name: "gitea-sso-values", valuesKey: "values.yaml", optional: true });
+    expect(gitea.spec.values.gitea.oauth).toBeUndefined();
+    expect(gitea.spec.values.gitea.config.oauth2_client).toEqual({ ENABLE_AUTO_REGISTRATION: true, ACCOUNT_LINKING: "auto", USERNAME: "nickname" });
+  });
+
+  test("Vaultwarden: authority is the provider's issuer, one shared secret, email marked verified", async () => {
+    const { provider, release, decrypt, blueprint } = await oidcTree();
+    const vaultProvider = provider("vaultwarden");
+    expect(vaultProvider.attrs.redirect_uris).toEqual([{ matching_mode: "strict", url: "https://vault.home.arpa/identity/connect/oidc-signin" }]);
+    const sso = release("vaultwarden").spec.values.sso;
+    expect(sso).toMatchObject({ enabled: true, authority: "https://auth.home.arpa/application/o/vaultwarden/", existingSecret: "vaultwarden-oidc" });
+    const vaultSide = await decrypt("apps/vaultwarden/vaultwarden-oidc.sops.yaml");
+    expect(vaultSide[sso.clientId.existingSecretKey]).toBe(vaultProvider.attrs.client_id);
+    expect(vaultSide[sso.clientSecret.existingSecretKey]).toBe((await decrypt("infrastructure/authentik/authentik-oidc-clients.sops.yaml")).vaultwarden);
+
+    // Vaultwarden refuses email_verified: false, which Authentik's default email mapping sends.
+    const mapping = blueprint.entries.find((e) => e.model === "authentik_providers_oauth2.scopemapping");
+    expect(mapping.attrs.scope_name).toBe("email");
+    expect(mapping.attrs.expression).toContain('"email_verified": True');
+    expect(vaultProvider.attrs.property_mappings).toContainEqual({ keyOf: mapping.id });
+    expect(vaultProvider.attrs.property_mappings).not.toContainEqual({ find: ["authentik_providers_oauth2.scopemapping", ["managed", "goauthentik.io/providers/oauth2/scope-email"]] });
+    expect(provider("gitea").attrs.property_mappings).toContainEqual({ find: ["authentik_providers_oauth2.scopemapping", ["managed", "goauthentik.io/providers/oauth2/scope-email"]] });
+  });
+
+  test("apps that call Authentik reach it through Traefik and trust the internal CA", async () => {
+    const { objects, dir, release } = await oidcTree();
+    const root = readFileSync(join(dir, "certs/home-root-ca.crt"), "utf8");
+    const coredns = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "coredns-custom")!;
+    expect(coredns.metadata.namespace).toBe("kube-system");
+    expect(coredns.data["homelab.override"]).toContain("rewrite name exact auth.home.arpa traefik.kube-system.svc.cluster.local");
+    for (const namespace of ["gitea", "vaultwarden"]) {
+      const ca = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "homelab-ca" && o.metadata.namespace === namespace)!;
+      expect(ca.data["ca.crt"]).toBe(root);
+    }
+    const gitea = release("gitea").spec.values;
+    expect(gitea.deployment.env).toContainEqual({ name: "SSL_CERT_DIR", value: "/etc/homelab-ca:/etc/ssl/certs" });
+    expect(gitea.extraInitVolumeMounts).toEqual(gitea.extraContainerVolumeMounts);
+    const vault = release("vaultwarden").spec.values;
+    expect(vault.initContainers[0].command.join(" ")).toContain("/etc/homelab-ca/ca.crt");
+    expect(vault.extraVolumeMounts).toEqual([{ name: "trust", mountPath: "/etc/ssl/certs/ca-certificates.crt", subPath: "ca-certificates.crt", readOnly: true }]);
+  });
+
+  test("sso: false on Gitea and Vaultwarden removes their providers, secrets and trust wiring", async () => {
+    const { objects, provider, release, files } = await oidcTree("apps:\n  gitea:\n    sso: false\n  vaultwarden:\n    sso: false\n");
+    expect(provider("gitea")).toBeUndefined();
+    expect(provider("vaultwarden")).toBeUndefined();
+    expect(files.some((f) => f.path.startsWith("apps/gitea/sso/"))).toBe(false);
+    expect(release("gitea").spec.valuesFrom).toEqual([{ kind: "Secret", name: "gitea-valkey", valuesKey: "password", targetPath: "valkey.global.valkey.password" }]);
+    expect(release("vaultwarden").spec.values.sso).toBeUndefined();
+    expect(objects.some((o) => o.kind === "ConfigMap" && o.metadata.namespace === "vaultwarden")).toBe(false);
+  });
+});
+
+describe("LDAP outpost", () => {
+  test("auth.authentik.ldap: provider, application, a bind account that may search, and an outpost Authentik deploys", async () => {
+    const { objects, blueprint } = await tree(`${minimalConfig}auth:\n  authentik:\n    ldap: true\n`);
+    const ldap = blueprint.entries.find((e) => e.model === "authentik_providers_ldap.ldapprovider");
+    expect(ldap.attrs.base_dn).toBe("DC=home,DC=arpa");
+    expect(ldap.attrs.authorization_flow).toEqual({ find: ["authentik_flows.flow", ["slug", "default-authentication-flow"]] });
+    const user = blueprint.entries.find((e) => e.model === "authentik_core.user");
+    expect(ldap.permissions).toEqual([{ permission: "search_full_directory", user: { keyOf: user.id } }]);
+    expect(blueprint.entries.find((e) => e.model === "authentik_core.application" && e.attrs.slug === "ldap").attrs.provider).toEqual({ keyOf: ldap.id });
+    const outpost = blueprint.entries.find((e) => e.model === "authentik_outposts.outpost" && e.attrs.type === "ldap");
+    expect(outpost.attrs.providers).toEqual([{ keyOf: ldap.id }]);
+    expect(outpost.attrs.service_connection).toEqual({ find: ["authentik_outposts.kubernetesserviceconnection", ["local", true]] });
+    // The bind password reaches the blueprint through the worker's environment, never inline.
+    const authentik = objects.find((o) => o.kind === "HelmRelease" && o.metadata.name === "authentik")!;
+    expect(authentik.spec.values.global.env).toContainEqual({ name: user.attrs.password.env, valueFrom: { secretKeyRef: { name: "authentik-ldap", key: "bind-password" } } });
+    const embedded = blueprint.entries.find((e) => e.model === "authentik_outposts.outpost" && e.identifiers.managed);
+    expect(embedded.attrs.providers).not.toContainEqual({ keyOf: ldap.id });
+  });
+
+  test("without ldap: no LDAP objects", async () => {
+    const { blueprint } = await tree(minimalConfig);
+    expect(blueprint.entries.filter((e) => /ldap/.test(e.model) || e.model === "authentik_core.user")).toEqual([]);
+  });
+});
+
+describe("Gitea Actions runner", () => {
+  test("runner: true: Gitea and the runner read one generated registration token; the runner trusts the internal CA", async () => {
+    const { objects } = await tree(`${minimalConfig}apps:\n  gitea:\n    runner: true\n`);
+    const gitea = objects.find((o) => o.kind === "HelmRelease" && o.metadata.name === "gitea")!;
+    const serverSide = gitea.spec.values.deployment.env.find((e: { name: string }) => e.name === "GITEA_RUNNER_REGISTRATION_TOKEN");
+    const runner = objects.find((o) => o.kind === "StatefulSet" && o.metadata.name === "gitea-runner")!;
+    const container = runner.spec.template.spec.containers.find((c: { name: string }) => c.name === "runner");
+    const runnerSide = container.env.find((e: { name: string }) => e.name === "GITEA_RUNNER_REGISTRATION_TOKEN");
+    expect(runnerSide.valueFrom).toEqual(serverSide.valueFrom);
+    expect(objects.find((o) => o.kind === "Secret" && o.metadata.name === serverSide.valueFrom.secretKeyRef.name)).toBeDefined();
+    const dind = runner.spec.template.spec.initContainers[0];
+    expect(dind).toMatchObject({ restartPolicy: "Always", securityContext: { privileged: true } });
+    expect(dind.volumeMounts).toContainEqual({ name: "homelab-ca", mountPath: "/etc/homelab-ca", readOnly: true });
+    const config = parse(objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "gitea-runner-config")!.data["config.yaml"]);
+    expect(config.runner.labels).toEqual(["ubuntu-latest:docker://docker.io/library/node:24-bookworm"]);
+    expect(config.container.valid_volumes).toEqual(["/etc/homelab-ca"]);
+    const claim = runner.spec.template.spec.volumes.find((v: { name: string }) => v.name === "data").persistentVolumeClaim.claimName;
+    expect(objects.find((o) => o.kind === "PersistentVolumeClaim" && o.metadata.name === claim)?.spec.storageClassName).toMatch(/^longhorn/);
+  });
+
+  test("without runner: no runner objects and no token in Gitea", async () => {
+    const { objects } = await tree(minimalConfig);
+    expect(objects.filter((o) => o.kind === "StatefulSet")).toEqual([]);
+    const gitea = objects.find((o) => o.kind === "HelmRelease" && o.metadata.name === "gitea")!;
+    expect(gitea.spec.values.deployment.env.map((e: { name: string }) => e.name)).toEqual(["SSL_CERT_DIR"]);
   });
 });

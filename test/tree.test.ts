@@ -12,6 +12,7 @@ import { Middleware, TLSOption } from "@kubernetes-models/traefik/traefik.io/v1a
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from "kubernetes-models/v1";
 import { Ingress, NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { StorageClass } from "kubernetes-models/storage.k8s.io/v1";
+import { StatefulSet } from "kubernetes-models/apps/v1";
 import { parse } from "yaml";
 import { catalog } from "../generator/catalog.ts";
 import { platformComponents } from "../generator/components/registry.ts";
@@ -44,6 +45,7 @@ const models: Record<string, Validating> = {
   "traefik.io/v1alpha1/TLSOption": TLSOption,
   "traefik.io/v1alpha1/Middleware": Middleware,
   "v1/ConfigMap": ConfigMap,
+  "apps/v1/StatefulSet": StatefulSet,
 };
 
 /** Custom resources without a model: the fields their CRDs require (facts from upstream sources). */
@@ -128,6 +130,8 @@ describe("the reference tree", () => {
       "monitoring-config": "4-monitoring",
       authentik: "5-auth",
       gitea: "6-apps",
+      "gitea-sso": "6-apps",
+      "gitea-runner": "6-apps",
       vaultwarden: "6-apps",
       "home-assistant": "6-apps",
       minecraft: "7-extras",
@@ -143,8 +147,11 @@ describe("the reference tree", () => {
       monitoring: ["longhorn", "step-ca-config", "traefik"],
       "monitoring-config": ["monitoring"],
       authentik: ["longhorn", "step-ca-config", "traefik"],
+      // Gitea does not wait for Authentik (first boot runs it first); its login source does.
       gitea: ["longhorn", "step-ca-config", "traefik"],
-      vaultwarden: ["longhorn", "step-ca-config", "traefik"],
+      "gitea-sso": ["authentik", "gitea"],
+      "gitea-runner": ["gitea", "longhorn"],
+      vaultwarden: ["authentik", "longhorn", "step-ca-config", "traefik"],
       "home-assistant": ["authentik", "longhorn", "step-ca-config", "traefik"],
       minecraft: ["longhorn"],
     });
@@ -190,6 +197,8 @@ describe("the reference tree", () => {
       "authentik/authentik-postgresql",
       "gitea/gitea-data",
       "gitea/gitea-postgresql",
+      "gitea/gitea-runner-data",
+      "gitea/gitea-valkey",
       "home-assistant/home-assistant-data",
       "minecraft/minecraft-data",
       "monitoring/grafana-data",
@@ -264,12 +273,20 @@ describe("chart values", () => {
   test("every value path a platform component sets was verified against its pinned chart", async () => {
     const everything = `${minimalConfig.replace("  domain: home.arpa\n", "  domain: home.arpa\n  nodes: [{name: box, gpu: true}]\n")}gpu:\n  nvidia: true\napps:\n  ollama:\n    enabled: true\n    models: [llama3.2]\n`;
     for (const [text, demoState] of [[readFileSync(referenceConfigPath, "utf8"), true], [minimalConfig, false], [everything, false]] as const) {
-      const releases = objectsOf((await renderText(text, { demoState })).files).filter(({ object }) => object.kind === "HelmRelease").map(({ object }) => object);
+      const objects = objectsOf((await renderText(text, { demoState })).files).map(({ object }) => object);
+      const releases = objects.filter((object) => object.kind === "HelmRelease");
+      // Values handed over through valuesFrom count too: a Secret's targetPath, a ConfigMap's whole document.
+      const valuesFromPaths = (release: any): string[] =>
+        (release.spec.valuesFrom ?? []).flatMap((source: any) => {
+          if (source.targetPath) return [source.targetPath];
+          const holder = objects.find((o) => o.kind === source.kind && o.metadata.name === source.name && o.metadata.namespace === release.metadata.namespace);
+          return holder?.data ? valuePaths(parse(holder.data[source.valuesKey ?? "values.yaml"])) : [];
+        });
       for (const component of platformComponents) {
         for (const verified of component.verifiedValues ?? []) {
           const release = releases.find((r) => r.metadata.name === verified.release);
           if (!release) continue;
-          for (const path of valuePaths(release.spec.values ?? {})) {
+          for (const path of [...valuePaths(release.spec.values ?? {}), ...valuesFromPaths(release)]) {
             const covered = verified.paths.some((p) => path === p || path.startsWith(`${p}.`));
             expect(covered, `${verified.release}: ${path} is not on the verified list`).toBe(true);
           }

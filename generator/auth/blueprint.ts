@@ -11,7 +11,7 @@ interface Tagged {
 }
 
 /** `!Find [model, [field, value]]`: the primary key of an existing object, looked up at apply time. */
-export function find(model: string, field: string, value: string): Tagged {
+export function find(model: string, field: string, value: string | boolean): Tagged {
   return { [TAG]: "!Find", [VALUE]: [model, [field, value]] };
 }
 

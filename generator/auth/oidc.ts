@@ -16,7 +16,15 @@ export interface OidcClient {
   readonly secretName: string;
   /** The environment variable the Authentik worker reads it from (the blueprint's !Env). */
   readonly env: string;
+  /**
+   * Send email_verified: true. Authentik's default email mapping says false (since 2025.10),
+   * and some apps (Vaultwarden) refuse such logins; Authentik's users are made by an admin.
+   */
+  readonly emailVerified?: boolean;
 }
+
+/** The login source name Gitea shows and puts in its callback path. */
+export const GITEA_OIDC_SOURCE = "authentik";
 
 export function oidcClients(config: HomelabConfig): OidcClient[] {
   const clients: OidcClient[] = [];
@@ -31,7 +39,37 @@ export function oidcClients(config: HomelabConfig): OidcClient[] {
       env: "HOMELAB_OIDC_GRAFANA_CLIENT_SECRET",
     });
   }
+  const gitea = config.apps.gitea;
+  if (gitea.sso) {
+    const host = fqdn(config, gitea.host);
+    clients.push({
+      slug: "gitea",
+      title: "Gitea",
+      redirectUri: `https://${host}/user/oauth2/${GITEA_OIDC_SOURCE}/callback`,
+      launchUrl: `https://${host}`,
+      secretName: "sso.gitea.clientSecret",
+      env: "HOMELAB_OIDC_GITEA_CLIENT_SECRET",
+    });
+  }
+  const vaultwarden = config.apps.vaultwarden;
+  if (vaultwarden.enabled && vaultwarden.sso) {
+    const host = fqdn(config, vaultwarden.host);
+    clients.push({
+      slug: "vaultwarden",
+      title: "Vaultwarden",
+      redirectUri: `https://${host}/identity/connect/oidc-signin`,
+      launchUrl: `https://${host}`,
+      secretName: "sso.vaultwarden.clientSecret",
+      env: "HOMELAB_OIDC_VAULTWARDEN_CLIENT_SECRET",
+      emailVerified: true,
+    });
+  }
   return clients;
+}
+
+/** The issuer of a client's provider (Authentik issues per application; the trailing / is part of it). */
+export function oidcIssuer(config: HomelabConfig, slug: string): string {
+  return `https://${fqdn(config, config.auth.authentik.host)}/application/o/${slug}/`;
 }
 
 /** Authentik's OAuth2 endpoints: the browser goes to the public host, servers talk in-cluster. */

@@ -11,6 +11,10 @@ import { ADMIN_GROUP, oidcClients } from "../auth/oidc.ts";
 import type { Component, ComponentOutput } from "./types.ts";
 
 const BLUEPRINTS = "authentik-blueprints";
+/** The LDAP bind account apps use (DN cn=ldap-bind,ou=users,<base DN>); its password is a generated secret. */
+export const LDAP_BIND_USER = "ldap-bind";
+const LDAP_BIND_ENV = "HOMELAB_LDAP_BIND_PASSWORD";
+const LDAP_SECRET = "authentik-ldap";
 /** The OIDC client secrets, as environment variables of Authentik's worker (the blueprint's !Env). */
 const OIDC_SECRETS = "authentik-oidc-clients";
 
@@ -23,6 +27,9 @@ const application = (slug: string, title: string, launchUrl: string) => ({
   identifiers: { slug },
   attrs: { name: title, slug, provider: keyOf(`provider-${slug}`), meta_launch_url: launchUrl },
 });
+
+/** Blueprint id of the email mapping that says email_verified: true (see OidcClient.emailVerified). */
+const VERIFIED_EMAIL_MAPPING = "scope-email-verified";
 
 const scope = (name: string) => find("authentik_providers_oauth2.scopemapping", "managed", `goauthentik.io/providers/oauth2/scope-${name}`);
 
@@ -40,6 +47,21 @@ function blueprint(config: HomelabConfig): string {
         attrs: { identifiers: { name }, required: false },
       })),
       { model: "authentik_core.group", identifiers: { name: ADMIN_GROUP }, attrs: { name: ADMIN_GROUP, is_superuser: true } },
+      ...(clients.some((client) => client.emailVerified)
+        ? [
+            {
+              model: "authentik_providers_oauth2.scopemapping",
+              id: VERIFIED_EMAIL_MAPPING,
+              identifiers: { name: "homelab: email (verified)" },
+              attrs: {
+                name: "homelab: email (verified)",
+                scope_name: "email",
+                description: "Email address, marked verified (users are created by an admin)",
+                expression: 'return {"email": request.user.email, "email_verified": True}',
+              },
+            },
+          ]
+        : []),
       ...clients.flatMap((client) => [
         {
           model: "authentik_providers_oauth2.oauth2provider",
@@ -56,8 +78,9 @@ function blueprint(config: HomelabConfig): string {
             authorization_flow: authorizationFlow(),
             invalidation_flow: invalidationFlow(),
             signing_key: find("authentik_crypto.certificatekeypair", "name", "authentik Self-signed Certificate"),
-            // profile carries the groups claim (homelab-admins).
-            property_mappings: [scope("openid"), scope("email"), scope("profile")],
+            // profile carries the groups claim (homelab-admins); offline_access lets apps refresh
+            // their session instead of logging the user out when the access token expires.
+            property_mappings: [scope("openid"), client.emailVerified ? keyOf(VERIFIED_EMAIL_MAPPING) : scope("email"), scope("profile"), scope("offline_access")],
           },
         },
         application(client.slug, client.title, client.launchUrl),
@@ -78,10 +101,66 @@ function blueprint(config: HomelabConfig): string {
         },
         application(app.slug, app.title, `https://${app.host}`),
       ]),
+      ...(config.auth.authentik.ldap ? ldapEntries(config) : []),
       // The embedded outpost serves exactly these providers (a blueprint list replaces, not merges).
       { model: "authentik_outposts.outpost", identifiers: { managed: "goauthentik.io/outposts/embedded" }, attrs: { providers: apps.map((app) => keyOf(`provider-${app.slug}`)) } },
     ],
   });
+}
+
+/** LDAP's base DN from the domain: home.arpa → DC=home,DC=arpa. */
+export function ldapBaseDn(config: HomelabConfig): string {
+  return config.cluster.domain.split(".").map((part) => `DC=${part}`).join(",");
+}
+
+/**
+ * auth.authentik.ldap: an LDAP provider, its application, a bind account allowed to search
+ * the directory, and an LDAP outpost that Authentik deploys itself (Deployment and Service
+ * ak-outpost-ldap in this namespace) through the local Kubernetes connection the chart's
+ * service account gives it. The embedded outpost cannot serve LDAP.
+ */
+function ldapEntries(config: HomelabConfig): Record<string, unknown>[] {
+  return [
+    {
+      model: "authentik_core.user",
+      id: "ldap-bind-user",
+      identifiers: { username: LDAP_BIND_USER },
+      attrs: { username: LDAP_BIND_USER, name: "LDAP bind (homelab)", type: "service_account", password: env(LDAP_BIND_ENV) },
+    },
+    {
+      model: "authentik_providers_ldap.ldapprovider",
+      id: "provider-ldap",
+      identifiers: { name: "ldap" },
+      attrs: {
+        name: "ldap",
+        base_dn: ldapBaseDn(config),
+        // The bind flow: an LDAP bind is a password login through it.
+        authorization_flow: find("authentik_flows.flow", "slug", "default-authentication-flow"),
+        invalidation_flow: find("authentik_flows.flow", "slug", "default-invalidation-flow"),
+        // Cached: binds and searches are answered by the outpost, not a round trip each.
+        search_mode: "cached",
+        bind_mode: "cached",
+      },
+      permissions: [{ permission: "search_full_directory", user: keyOf("ldap-bind-user") }],
+    },
+    application("ldap", "LDAP", `https://${fqdn(config, config.auth.authentik.host)}`),
+    {
+      model: "authentik_outposts.outpost",
+      identifiers: { name: "ldap" },
+      attrs: {
+        name: "ldap",
+        type: "ldap",
+        providers: [keyOf("provider-ldap")],
+        service_connection: find("authentik_outposts.kubernetesserviceconnection", "local", true),
+        config: {
+          authentik_host: `http://${AUTHENTIK_SERVER}/`,
+          kubernetes_namespace: "authentik",
+          kubernetes_replicas: 1,
+          kubernetes_service_type: "ClusterIP",
+        },
+      },
+    },
+  ];
 }
 
 function blueprintConfigMap(config: HomelabConfig): IConfigMap {
@@ -170,6 +249,7 @@ export const authentik: Component = {
                     fromSecret("AUTHENTIK_SECRET_KEY", "secret-key"),
                     fromSecret("AUTHENTIK_POSTGRESQL__PASSWORD", "password"),
                     ...oidcClients(config).map((client) => ({ name: client.env, valueFrom: { secretKeyRef: { name: OIDC_SECRETS, key: client.slug } } })),
+                    ...(settings.ldap ? [{ name: LDAP_BIND_ENV, valueFrom: { secretKeyRef: { name: LDAP_SECRET, key: "bind-password" } } }] : []),
                   ],
                 },
                 postgresql: {
@@ -207,6 +287,7 @@ export const authentik: Component = {
             ...(oidcClients(config).length > 0
               ? [{ name: OIDC_SECRETS, namespace: "authentik", data: Object.fromEntries(oidcClients(config).map((client) => [client.slug, { generated: client.secretName }])) }]
               : []),
+            ...(settings.ldap ? [{ name: LDAP_SECRET, namespace: "authentik", data: { "bind-password": { generated: "authentik.ldapBindPassword" } } }] : []),
           ],
         },
       ],

@@ -1,14 +1,66 @@
-// Phase 6: Gitea, always deployed: it holds the repository Flux reads. PostgreSQL and the
-// repositories live on tree-owned volumes; git over SSH is a LoadBalancer port on the node.
+// Phase 6: Gitea, always deployed: it holds the repository Flux reads. PostgreSQL, Valkey and
+// the repositories live on tree-owned volumes; git over SSH is a LoadBalancer port on the node;
+// its container registry holds the OS image. Login through Authentik arrives as a unit of its
+// own (gitea-sso), because Gitea's chart registers the login source at start-up and fails while
+// Authentik cannot be reached: first boot runs Gitea long before Authentik exists.
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { catalog } from "../catalog.ts";
+import { ADMIN_GROUP, GITEA_OIDC_SOURCE, oidcClients, oidcIssuer } from "../auth/oidc.ts";
+import { READER_KUBE_SECRET, READER_PASSWORD_SECRET, READER_USER } from "../image/paths.ts";
 import { helmRelease } from "../render/flux.ts";
-import { dataVolume, fqdn, namespace, SCAFFOLD_INGRESS_PATHS, scaffoldIngressValues } from "../render/kube.ts";
-import type { Component, ComponentOutput } from "./types.ts";
+import { dataVolume, fqdn, namespace, SCAFFOLD_INGRESS_PATHS, scaffoldIngressValues, TRUSTED_CA, trustedCaConfigMap } from "../render/kube.ts";
+import { yamlText } from "../render/yaml.ts";
+import type { HomelabConfig } from "../config/schema.ts";
+import { giteaRunnerObjects, RUNNER_TOKEN_SECRET } from "./gitea-runner.ts";
+import type { Component, ComponentOutput, SecretSpec, Unit } from "./types.ts";
 
 /** Secret with username and password of the first admin (keys fixed by the chart). */
 export const GITEA_ADMIN_SECRET = "gitea-admin";
 /** Secret with postgres-password (admin) and password (the gitea DB user). */
 export const GITEA_DATABASE_SECRET = "gitea-postgresql";
+/** Secret with the Valkey password (handed to the chart's values through valuesFrom). */
+const GITEA_VALKEY_SECRET = "gitea-valkey";
+/** The login source's client id and secret (keys fixed by the chart: key, secret). */
+const GITEA_OIDC_SECRET = "gitea-oidc";
+/** Values the gitea-sso unit adds to the release; optional, so Gitea runs without them. */
+const GITEA_SSO_VALUES = "gitea-sso-values";
+
+/** The login source, as the chart's gitea.oauth entry (other keys become add-oauth flags). */
+function ssoValues(config: HomelabConfig): Record<string, unknown> {
+  return {
+    gitea: {
+      oauth: [
+        {
+          name: GITEA_OIDC_SOURCE,
+          provider: "openidConnect",
+          existingSecret: GITEA_OIDC_SECRET,
+          autoDiscoverUrl: `${oidcIssuer(config, "gitea")}.well-known/openid-configuration`,
+          // One scope string: Gitea adds openid; profile carries the groups claim.
+          scopes: "email profile",
+          groupClaimName: "groups",
+          adminGroup: ADMIN_GROUP,
+        },
+      ],
+    },
+  };
+}
+
+function ssoUnit(config: HomelabConfig): Unit {
+  const values: IConfigMap = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    // helm-controller upgrades the release as soon as a watched values source changes.
+    metadata: { name: GITEA_SSO_VALUES, namespace: "gitea", labels: { "reconcile.fluxcd.io/watch": "Enabled" } },
+    data: { "values.yaml": yamlText(ssoValues(config)) },
+  };
+  return {
+    name: "gitea-sso",
+    path: "apps/gitea/sso",
+    files: { values: [values] },
+    needs: ["git-server", "identity-provider"],
+    secrets: [{ name: GITEA_OIDC_SECRET, namespace: "gitea", data: { key: { literal: "gitea" }, secret: { generated: "sso.gitea.clientSecret" } } }],
+  };
+}
 
 export const gitea: Component = {
   name: "gitea",
@@ -21,6 +73,9 @@ export const gitea: Component = {
       paths: [
         "postgresql-ha.enabled",
         "valkey-cluster.enabled",
+        "valkey.enabled",
+        "valkey.primary.persistence.existingClaim",
+        "valkey.global.valkey.password",
         "postgresql.enabled",
         "postgresql.global.postgresql.auth.existingSecret",
         "postgresql.global.postgresql.auth.secretKeys.adminPasswordKey",
@@ -31,6 +86,10 @@ export const gitea: Component = {
         "persistence.mount",
         "persistence.claimName",
         "strategy.type",
+        "deployment.env",
+        "extraVolumes",
+        "extraContainerVolumeMounts",
+        "extraInitVolumeMounts",
         "gitea.admin.existingSecret",
         "gitea.admin.email",
         "gitea.additionalConfigFromEnvs",
@@ -39,81 +98,121 @@ export const gitea: Component = {
         "gitea.config.server.SSH_DOMAIN",
         "gitea.config.server.SSH_PORT",
         "gitea.config.time.DEFAULT_UI_LOCATION",
+        "gitea.config.packages.ENABLED",
+        "gitea.config.actions.ENABLED",
+        "gitea.config.oauth2_client.ENABLE_AUTO_REGISTRATION",
+        "gitea.config.oauth2_client.ACCOUNT_LINKING",
+        "gitea.config.oauth2_client.USERNAME",
+        "gitea.oauth",
         "service.ssh.type",
         "service.ssh.port",
         ...SCAFFOLD_INGRESS_PATHS,
       ],
     },
   ],
-  render({ config }): ComponentOutput {
+  render({ config, ca }): ComponentOutput {
     const settings = config.apps.gitea;
     const host = fqdn(config, settings.host);
-    return {
-      units: [
-        {
-          name: "gitea",
-          path: "apps/gitea",
-          timeout: "15m",
-          files: {
-            namespace: [namespace("gitea", { holdsData: true })],
-            volume: [
-              dataVolume(config, { name: "gitea-data", namespace: "gitea", size: settings.storage.size }),
-              dataVolume(config, { name: "gitea-postgresql", namespace: "gitea", size: "8Gi" }),
-            ],
-            release: helmRelease({
-              name: "gitea",
-              namespace: "gitea",
-              chart: { ...catalog.charts.gitea, version: settings.version },
-              timeout: "15m",
-              values: {
-                // One node: a single PostgreSQL instead of the chart's HA defaults.
-                "postgresql-ha": { enabled: false },
-                "valkey-cluster": { enabled: false },
-                postgresql: {
-                  enabled: true,
-                  global: {
-                    postgresql: {
-                      auth: { existingSecret: GITEA_DATABASE_SECRET, secretKeys: { adminPasswordKey: "postgres-password", userPasswordKey: "password" } },
-                    },
-                  },
-                  primary: { persistence: { existingClaim: "gitea-postgresql" } },
-                },
-                persistence: { enabled: true, create: false, mount: true, claimName: "gitea-data" },
-                // A ReadWriteOnce volume cannot be mounted by two pods during a rolling update.
-                strategy: { type: "Recreate" },
-                gitea: {
-                  admin: { existingSecret: GITEA_ADMIN_SECRET, email: `admin@${config.cluster.domain}` },
-                  // The chart writes its default DB password into app.ini; the env wins.
-                  additionalConfigFromEnvs: [
-                    { name: "GITEA__DATABASE__PASSWD", valueFrom: { secretKeyRef: { name: GITEA_DATABASE_SECRET, key: "password" } } },
-                  ],
-                  config: {
-                    server: { DOMAIN: host, ROOT_URL: `https://${host}/`, SSH_DOMAIN: host, SSH_PORT: settings.sshPort },
-                    time: { DEFAULT_UI_LOCATION: config.cluster.timezone },
-                  },
-                },
-                service: { ssh: { type: "LoadBalancer", port: settings.sshPort } },
-                ingress: scaffoldIngressValues(host, "gitea-tls"),
-              },
-            }),
-          },
-          needs: ["storage", "ingress", "certificates"],
-          provides: ["git-server"],
-          secrets: [
-            {
-              name: GITEA_ADMIN_SECRET,
-              namespace: "gitea",
-              // "admin" is a name Gitea reserves.
-              data: { username: { literal: "homelab-admin" }, password: { generated: "gitea.adminPassword" } },
-            },
-            {
-              name: GITEA_DATABASE_SECRET,
-              namespace: "gitea",
-              data: { "postgres-password": { generated: "gitea.postgresAdminPassword" }, password: { generated: "gitea.postgresPassword" } },
-            },
+    const sso = oidcClients(config).some((client) => client.slug === "gitea");
+    const caVolume = { name: "homelab-ca", mountPath: TRUSTED_CA.mountPath, readOnly: true };
+    const secrets: SecretSpec[] = [
+      {
+        name: GITEA_ADMIN_SECRET,
+        namespace: "gitea",
+        // "admin" is a name Gitea reserves.
+        data: { username: { literal: "homelab-admin" }, password: { generated: "gitea.adminPassword" } },
+      },
+      {
+        name: GITEA_DATABASE_SECRET,
+        namespace: "gitea",
+        data: { "postgres-password": { generated: "gitea.postgresAdminPassword" }, password: { generated: "gitea.postgresPassword" } },
+      },
+      { name: GITEA_VALKEY_SECRET, namespace: "gitea", data: { password: { generated: "gitea.valkeyPassword" } } },
+      // First boot creates this read-only user: Flux pulls with its token, nodes pull the OS image with it.
+      { ...READER_KUBE_SECRET, data: { username: { literal: READER_USER }, password: { generated: READER_PASSWORD_SECRET } } },
+      ...(settings.runner ? [RUNNER_TOKEN_SECRET] : []),
+    ];
+    const units: Unit[] = [
+      {
+        name: "gitea",
+        path: "apps/gitea",
+        timeout: "15m",
+        files: {
+          namespace: [namespace("gitea", { holdsData: true })],
+          "trusted-ca": [trustedCaConfigMap("gitea", ca.rootCertificate)],
+          volume: [
+            dataVolume(config, { name: "gitea-data", namespace: "gitea", size: settings.storage.size }),
+            dataVolume(config, { name: "gitea-postgresql", namespace: "gitea", size: "8Gi" }),
+            // Sessions and the job queue: losing them logs everyone out and drops queued work.
+            dataVolume(config, { name: "gitea-valkey", namespace: "gitea", size: "1Gi" }),
           ],
+          release: helmRelease({
+            name: "gitea",
+            namespace: "gitea",
+            chart: { ...catalog.charts.gitea, version: settings.version },
+            timeout: "15m",
+            valuesFrom: [
+              // The chart builds Valkey's connection string from this value.
+              { kind: "Secret", name: GITEA_VALKEY_SECRET, valuesKey: "password", targetPath: "valkey.global.valkey.password" },
+              ...(sso ? [{ kind: "ConfigMap" as const, name: GITEA_SSO_VALUES, valuesKey: "values.yaml", optional: true }] : []),
+            ],
+            values: {
+              // One node: a single PostgreSQL and Valkey instead of the chart's HA defaults.
+              "postgresql-ha": { enabled: false },
+              "valkey-cluster": { enabled: false },
+              valkey: { enabled: true, primary: { persistence: { existingClaim: "gitea-valkey" } } },
+              postgresql: {
+                enabled: true,
+                global: {
+                  postgresql: {
+                    auth: { existingSecret: GITEA_DATABASE_SECRET, secretKeys: { adminPasswordKey: "postgres-password", userPasswordKey: "password" } },
+                  },
+                },
+                primary: { persistence: { existingClaim: "gitea-postgresql" } },
+              },
+              persistence: { enabled: true, create: false, mount: true, claimName: "gitea-data" },
+              // A ReadWriteOnce volume cannot be mounted by two pods during a rolling update.
+              strategy: { type: "Recreate" },
+              // Go adds SSL_CERT_DIR to the system roots: Gitea then trusts Authentik's certificate
+              // (the login source is registered by an init container, so it gets the mount too).
+              deployment: {
+                env: [
+                  { name: "SSL_CERT_DIR", value: `${TRUSTED_CA.mountPath}:/etc/ssl/certs` },
+                  ...(settings.runner ? [{ name: "GITEA_RUNNER_REGISTRATION_TOKEN", valueFrom: { secretKeyRef: { name: RUNNER_TOKEN_SECRET.name, key: "token" } } }] : []),
+                ],
+              },
+              extraVolumes: [{ name: "homelab-ca", configMap: { name: TRUSTED_CA.configMap } }],
+              extraContainerVolumeMounts: [caVolume],
+              extraInitVolumeMounts: [caVolume],
+              gitea: {
+                admin: { existingSecret: GITEA_ADMIN_SECRET, email: `admin@${config.cluster.domain}` },
+                // The chart writes its default DB password into app.ini; the env wins.
+                additionalConfigFromEnvs: [
+                  { name: "GITEA__DATABASE__PASSWD", valueFrom: { secretKeyRef: { name: GITEA_DATABASE_SECRET, key: "password" } } },
+                ],
+                config: {
+                  server: { DOMAIN: host, ROOT_URL: `https://${host}/`, SSH_DOMAIN: host, SSH_PORT: settings.sshPort },
+                  time: { DEFAULT_UI_LOCATION: config.cluster.timezone },
+                  // In-cluster CI pushes the OS image to the container registry.
+                  packages: { ENABLED: true },
+                  actions: { ENABLED: true },
+                  // An Authentik user gets a Gitea account on first login (same username), or is
+                  // linked to the existing account with the same email.
+                  ...(sso ? { oauth2_client: { ENABLE_AUTO_REGISTRATION: true, ACCOUNT_LINKING: "auto", USERNAME: "nickname" } } : {}),
+                },
+              },
+              service: { ssh: { type: "LoadBalancer", port: settings.sshPort } },
+              ingress: scaffoldIngressValues(host, "gitea-tls"),
+            },
+          }),
         },
-      ],
-    };
+        needs: ["storage", "ingress", "certificates"],
+        provides: ["git-server"],
+        secrets,
+      },
+      ...(sso ? [ssoUnit(config)] : []),
+      ...(settings.runner ? [{ name: "gitea-runner", path: "apps/gitea/runner", files: giteaRunnerObjects(config), needs: ["git-server", "storage"] }] : []),
+    ];
+    return { units };
   },
 };

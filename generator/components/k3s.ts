@@ -1,6 +1,8 @@
 // Phase 1: what k3s brings (Traefik, ServiceLB, helm-controller), tuned through the tree, and
 // the server settings the tree relies on, rendered as the image's k3s config drop-in.
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import type { HelmChartConfig } from "../render/crds.ts";
+import { fqdn } from "../render/kube.ts";
 import { yamlFile, yamlText } from "../render/yaml.ts";
 import type { HomelabConfig } from "../config/schema.ts";
 import type { Component } from "./types.ts";
@@ -21,6 +23,21 @@ export function k3sImageConfig(config: HomelabConfig): Record<string, unknown> {
           "kube-proxy-arg": ["metrics-bind-address=0.0.0.0"],
         }
       : {}),
+  };
+}
+
+/**
+ * Pods reach the hosts apps call each other on (OIDC discovery and tokens at Authentik, git and
+ * the registry at Gitea) through Traefik, whatever the LAN's DNS says: k3s's CoreDNS imports
+ * *.override files from the ConfigMap coredns-custom. Exact rewrites also rewrite the answer.
+ */
+function inClusterDns(config: HomelabConfig): IConfigMap {
+  const hosts = [config.auth.authentik.host, config.apps.gitea.host].map((host) => fqdn(config, host));
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "coredns-custom", namespace: "kube-system" },
+    data: { "homelab.override": hosts.map((host) => `rewrite name exact ${host} traefik.kube-system.svc.cluster.local\n`).join("") },
   };
 }
 
@@ -46,7 +63,7 @@ export const k3s: Component = {
       },
     };
     return {
-      units: [{ name: "traefik", path: "infrastructure/traefik", files: { "helm-chart-config": [traefik] }, provides: ["ingress"] }],
+      units: [{ name: "traefik", path: "infrastructure/traefik", files: { "helm-chart-config": [traefik], "coredns-custom": [inClusterDns(config)] }, provides: ["ingress"] }],
       files: [{ path: K3S_DROP_IN, content: yamlFile([k3sImageConfig(config)]) }],
     };
   },

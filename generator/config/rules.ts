@@ -41,8 +41,9 @@ export function checkRules(config: HomelabConfig, report: Report): { errors: Dia
       if (first !== undefined) error(["cluster", "nodes", i, "name"], `node name "${node.name}" is already used by cluster.nodes[${first}]`, "node names are hostnames and must be unique");
       else seen.set(node.name, i);
     });
-    if (nodes.some((n) => n.role === "agent") && !nodes.some((n) => n.role === "server" && n.address)) {
-      warn(["cluster", "nodes"], "agents join a server by its address, and no server has one", "set address on the server node that agents should join");
+    const first = nodes.findIndex((n) => n.role === "server");
+    if (first >= 0 && nodes.length > 1 && !nodes[first]?.address) {
+      warn(["cluster", "nodes", first], `the other nodes join the first server, ${nodes[first]?.name}, at its address, and it has none`, "set its address: `homelab node-config` needs it for every other node");
     }
   }
   if (config.monitoring.enabled) {
@@ -52,6 +53,8 @@ export function checkRules(config: HomelabConfig, report: Report): { errors: Dia
       warn(nodes ? ["cluster", "nodes"] : ["cluster"], `control-plane metrics (controller-manager, scheduler, kube-proxy) are not scraped: no address for ${withoutAddress.join(", ")}`, "give each server node an address to scrape them");
     }
   }
+
+  checkAdmin(config.image.admin, error, warn);
 
   config.secrets.ageRecipients.forEach((recipient, i) => {
     try {
@@ -76,14 +79,6 @@ export function checkRules(config: HomelabConfig, report: Report): { errors: Dia
 
   if (config.gpu.nvidia && !(nodes ?? []).some((n) => n.gpu)) {
     warn(["gpu", "nvidia"], "no node has gpu: true, so the device plugin finds no GPU", "set gpu: true on the nodes with an NVIDIA GPU");
-  }
-
-  // Accepted keys whose part is not generated yet: say so rather than do nothing silently.
-  if (config.apps.gitea.runner) {
-    warn(["apps", "gitea", "runner"], "the Gitea Actions runner is not deployed by this version of the generator", "register a runner by hand for now; the pull-request workflow needs one");
-  }
-  if (config.auth.authentik.ldap) {
-    warn(["auth", "authentik", "ldap"], "the LDAP outpost is not deployed by this version of the generator", "create an LDAP provider and outpost in Authentik's UI for now");
   }
 
   if (!config.apps.gitea.enabled) {
@@ -140,6 +135,26 @@ export function checkRules(config: HomelabConfig, report: Report): { errors: Dia
     }
   }
   return { errors, warnings };
+}
+
+function checkAdmin(admin: HomelabConfig["image"]["admin"], error: (path: Path, message: string, hint?: string) => void, warn: (path: Path, message: string, hint?: string) => void) {
+  const path: Path = ["image", "admin"];
+  // bootc-image-builder cannot configure root (osbuild/bootc-image-builder#143), and root should not log in over SSH.
+  if (admin.name === "root") error([...path, "name"], "the administrator cannot be root", "choose another name, e.g. admin; it gets sudo through wheel");
+  if (admin.sshKey === undefined) {
+    warn(path, "no SSH key for the administrator: nobody can log in to an installed node", "set image.admin.sshKey to the line in your ~/.ssh/id_ed25519.pub");
+  } else if (!keyDataMatches(admin.sshKey)) {
+    error([...path, "sshKey"], "the key data does not match its type (a cut or mixed-up line?)", "copy the whole line of your .pub file again");
+  }
+}
+
+/** An OpenSSH public key's base64 data starts with its own type name, length-prefixed. */
+function keyDataMatches(line: string): boolean {
+  const [type = "", data = ""] = line.split(" ");
+  const bytes = Buffer.from(data, "base64");
+  if (bytes.length < 4) return false;
+  const length = bytes.readUInt32BE(0);
+  return bytes.length >= 4 + length && bytes.subarray(4, 4 + length).toString("latin1") === type;
 }
 
 /** The path to the first mapping key named `key`, at any depth. */

@@ -1,5 +1,6 @@
 // Core Kubernetes objects the components share: namespaces, tree-owned volumes, ingresses,
 // LoadBalancer Services.
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import type { INamespace } from "kubernetes-models/v1/Namespace";
 import type { IPersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
 import type { IService } from "kubernetes-models/v1/Service";
@@ -94,6 +95,13 @@ export function scaffoldIngressValues(host: string, tlsSecret: string, extraAnno
 
 /** The value paths scaffoldIngressValues sets (each chart's verified list includes them). */
 export const SCAFFOLD_INGRESS_PATHS = ["ingress.enabled", "ingress.className", "ingress.annotations", "ingress.hosts", "ingress.tls"];
+
+/** The ConfigMap holding the internal root CA in namespaces whose pods call other apps over HTTPS. */
+export const TRUSTED_CA = { configMap: "homelab-ca", key: "ca.crt", mountPath: "/etc/homelab-ca" } as const;
+
+export function trustedCaConfigMap(namespace: string, rootCertificate: string): IConfigMap {
+  return { apiVersion: "v1", kind: "ConfigMap", metadata: { name: TRUSTED_CA.configMap, namespace }, data: { [TRUSTED_CA.key]: rootCertificate } };
+}
 
 export function fqdn(config: HomelabConfig, host: string): string {
   return `${host}.${config.cluster.domain}`;
