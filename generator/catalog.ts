@@ -19,12 +19,15 @@ export const catalog = {
   // Bundled in the image for first boot: sops decrypts the seed, helm installs flux-operator.
   sops: { version: "3.13.3" },
   helm: { version: "4.2.3" },
-  // Container images the tree runs outside any chart: the Gitea Actions runner, and the
+  // Container images the tree runs outside any chart: the Gitea Actions runner, the
   // Vaultwarden image once more for the init container that adds the internal CA to its roots.
   images: {
     actRunner: "docker.io/gitea/act_runner:0.2.12",
     dind: "docker.io/library/docker:28.5-dind",
     vaultwarden: "docker.io/vaultwarden/server:1.36.0-alpine",
+    // Renovate (apps.renovate) and the Node image its Gitea-token step runs in.
+    renovate: "ghcr.io/renovatebot/renovate:44.39.2",
+    node: "docker.io/library/node:24-alpine",
   },
   charts: {
     fluxOperator: {

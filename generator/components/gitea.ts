@@ -16,6 +16,8 @@ import type { Component, ComponentOutput, SecretSpec, Unit } from "./types.ts";
 
 /** Secret with username and password of the first admin (keys fixed by the chart). */
 export const GITEA_ADMIN_SECRET = "gitea-admin";
+/** The first admin ("admin" itself is a name Gitea reserves). */
+export const GITEA_ADMIN_USER = "homelab-admin";
 /** Secret with postgres-password (admin) and password (the gitea DB user). */
 export const GITEA_DATABASE_SECRET = "gitea-postgresql";
 /** Secret with the Valkey password (handed to the chart's values through valuesFrom). */
@@ -119,8 +121,7 @@ export const gitea: Component = {
       {
         name: GITEA_ADMIN_SECRET,
         namespace: "gitea",
-        // "admin" is a name Gitea reserves.
-        data: { username: { literal: "homelab-admin" }, password: { generated: "gitea.adminPassword" } },
+        data: { username: { literal: GITEA_ADMIN_USER }, password: { generated: "gitea.adminPassword" } },
       },
       {
         name: GITEA_DATABASE_SECRET,

@@ -12,11 +12,12 @@ import { longhorn } from "./longhorn.ts";
 import { monitoring } from "./monitoring.ts";
 import { nvidia } from "./nvidia.ts";
 import { ollama } from "./ollama.ts";
+import { renovate } from "./renovate.ts";
 import { stepCa } from "./step-ca.ts";
 import type { Component } from "./types.ts";
 import { vaultwarden } from "./vaultwarden.ts";
 
-export const platformComponents: readonly Component[] = [flux, k3s, longhorn, certManager, stepCa, monitoring, authentik, gitea, vaultwarden, homeAssistant, nvidia, ollama];
+export const platformComponents: readonly Component[] = [flux, k3s, longhorn, certManager, stepCa, monitoring, authentik, gitea, vaultwarden, homeAssistant, renovate, nvidia, ollama];
 
 /** The components this config deploys: the enabled platform components and one per Helm app. */
 export function componentsFor(config: HomelabConfig): Component[] {
