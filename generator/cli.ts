@@ -27,10 +27,15 @@ Commands:
       --kubeconfig FILE --config FILE
   pr-comment          post (or update) the render-diff comment on a Gitea pull request (CI)
       --file FILE --api URL --repository OWNER/NAME --pr N   (token from GITEA_TOKEN)
-  node-config NAME    the host files node NAME needs at install (join token, age key, unit), outside git
-      --out DIR       where to write them (default ./node-NAME, must not be inside the repository)
+  node-config NAME    the host files node NAME needs at install (unit, k3s drop-in with the join token,
+                      registry credentials; the age key for the first server), outside git
+      --out DIR       where to write them (default ~/homelab-node-NAME; never inside the repository)
+      --config FILE   as for generate
   image-build         bundle the repository and build every image variant (buildah or podman)
       --push          also push the images to image.registry (tags: the commit and latest)
+      --tool buildah|podman   (default: whichever is installed)
+      --variant NAME  build one variant only (homelab, nvidia)
+      --config FILE   as for generate
   schema              write schemas/homelab.schema.json (editor completion)
       --out FILE      where to write it
   help                this text

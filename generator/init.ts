@@ -128,8 +128,8 @@ export async function init(options: InitOptions): Promise<string> {
     "",
     "Next steps:",
     `  1. Back up ${keyFile} somewhere safe, off this machine: without it the secrets in this repository are lost.`,
-    "  2. Copy it to the server as /etc/homelab/age.key (mode 0400) when you install the image.",
-    "  3. Review homelab.yaml, run `npm run generate`, and commit everything (the secrets are encrypted).",
-    "  4. For off-site backups: set storage.longhorn.backup, then `npx homelab secrets set longhorn.backup.accessKeyId` and `…secretAccessKey`.",
+    "  2. Review homelab.yaml (add your SSH key under image.admin.sshKey), run `npm run generate`, and commit everything (the secrets are encrypted).",
+    "  3. For off-site backups: set storage.longhorn.backup, then `npx homelab secrets set longhorn.backup.accessKeyId` and `…secretAccessKey`.",
+    `  4. Install a node: see docs/install.md (\`npx homelab node-config ${name}\` writes its host files, the age key among them).`,
   ].join("\n");
 }

@@ -36,6 +36,32 @@ describe("the pull-request workflow", () => {
   });
 });
 
+describe("the image workflow", () => {
+  const workflow = parse(readFileSync(join(root, ".gitea/workflows/image.yaml"), "utf8"));
+  const steps = workflow.jobs.image.steps as { name?: string; uses?: string; run?: string; env?: Record<string, string>; with?: Record<string, unknown> }[];
+  const config = parse(readFileSync(referenceConfigPath, "utf8"));
+
+  test("runs on the main branch when the image's sources change", () => {
+    expect(Object.keys(workflow).sort()).toEqual(["jobs", "name", "on"]);
+    expect(workflow.on).toEqual({ push: { branches: [config.git.branch], paths: ["image/**", "certs/**"] } });
+    expect(workflow.jobs.image["runs-on"]).toBe("ubuntu-latest");
+    for (const step of steps) expect(Boolean(step.run) !== Boolean(step.uses), JSON.stringify(step)).toBe(true);
+    // The image carries the repository's history as a bundle.
+    expect(steps[0]).toEqual({ uses: "actions/checkout@v4", with: { "fetch-depth": 0 } });
+  });
+
+  test("builds and pushes with the npm script, logged in to image.registry with the repository's secrets", () => {
+    const scripts = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts;
+    expect(steps.map((s) => s.run).filter((r) => r?.startsWith("npm "))).toEqual(["npm ci", "npm run image:build -- --push"]);
+    expect(scripts["image:build"]).toBeDefined();
+    const host = config.image.registry.split("/")[0];
+    const login = steps.find((s) => s.run?.includes("buildah login"))!;
+    expect(login.run).toContain(`--password-stdin ${host}`);
+    expect(login.env).toEqual({ REGISTRY_USER: "${{ secrets.REGISTRY_USER }}", REGISTRY_TOKEN: "${{ secrets.REGISTRY_TOKEN }}" });
+    expect(steps.find((s) => s.run?.includes("certs.d"))?.run).toContain(`/etc/containers/certs.d/${host}/ca.crt`);
+  });
+});
+
 describe("pr-comment against a recorded Gitea API", () => {
   let server: ReturnType<typeof createServer> | undefined;
   afterEach(() => server?.close());

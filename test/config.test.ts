@@ -5,22 +5,13 @@ import { describe, expect, test } from "vitest";
 import { parseConfig } from "../generator/config/load.ts";
 import { HomelabSchema, isOptionalProperty } from "../generator/config/schema.ts";
 import { schemaJson } from "../generator/config/schema-json.ts";
-import { UserError } from "../generator/errors.ts";
 import { reservedNames } from "../generator/config/rules.ts";
-import { minimalConfig } from "./support/render.ts";
+import { configErrorOf, minimalConfig } from "./support/render.ts";
 import type { TSchema } from "@sinclair/typebox";
 
 const recipient = "age1gkzd20j67qr0cpelrm223u90x0dj05xjk9kn3pad55tja777svqqpg5h5l";
 
-function errorOf(text: string): string {
-  try {
-    parseConfig(text);
-  } catch (error) {
-    expect(error).toBeInstanceOf(UserError);
-    return (error as UserError).message;
-  }
-  throw new Error("expected the config to be rejected");
-}
+const errorOf = configErrorOf;
 
 const withApps = (apps: string) => `${minimalConfig}apps:\n${apps}`;
 
@@ -126,14 +117,15 @@ test("a Helm app name longer than a Helm release name may be", () => {
   );
 });
 
-test("keys whose part is not generated yet warn instead of doing nothing silently", () => {
+test("ldap and the runner are generated, so they no longer warn", () => {
   const { warnings } = parseConfig(`${minimalConfig}auth:\n  authentik:\n    ldap: true\napps:\n  gitea:\n    runner: true\n`);
-  expect(warnings.map((w) => w.path)).toEqual(expect.arrayContaining(["auth.authentik.ldap", "apps.gitea.runner"]));
+  expect(warnings.map((w) => w.path)).not.toEqual(expect.arrayContaining(["auth.authentik.ldap"]));
+  expect(warnings.map((w) => w.path)).not.toEqual(expect.arrayContaining(["apps.gitea.runner"]));
 });
 
 test("every name the platform uses for a Kustomization or namespace is reserved for it", async () => {
   const { renderText, objectsOf } = await import("./support/render.ts");
-  const everything = `${minimalConfig.replace("  domain: home.arpa\n", "  domain: home.arpa\n  nodes: [{name: box, gpu: true}]\n")}gpu:\n  nvidia: true\napps:\n  ollama:\n    enabled: true\n`;
+  const everything = `${minimalConfig.replace("  domain: home.arpa\n", "  domain: home.arpa\n  nodes: [{name: box, gpu: true}]\n")}gpu:\n  nvidia: true\napps:\n  ollama:\n    enabled: true\n  renovate:\n    enabled: true\n  gitea:\n    runner: true\n`;
   const objects = objectsOf((await renderText(everything)).files).map(({ object }) => object);
   const names = new Set([
     ...objects.filter((o) => o.apiVersion === "kustomize.toolkit.fluxcd.io/v1").map((o) => o.metadata.name as string),

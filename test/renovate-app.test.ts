@@ -28,7 +28,7 @@ describe("the renovate app", () => {
     const { files } = await generate({ configPath });
     const objects = objectsOf(files).map(({ object }) => object);
     const cronJob = objects.find((o) => o.kind === "CronJob")!;
-    expect(() => new CronJob(cronJob).validate()).not.toThrow();
+    expect(() => new CronJob(cronJob as ConstructorParameters<typeof CronJob>[0]).validate()).not.toThrow();
     expect(cronJob.spec).toMatchObject({ schedule: "30 4 * * 1", timeZone: "UTC", concurrencyPolicy: "Forbid" });
     const pod = cronJob.spec.jobTemplate.spec.template.spec;
     const env = Object.fromEntries(pod.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]));

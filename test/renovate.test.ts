@@ -204,6 +204,11 @@ function chartDep(file: string, source: { repository: string; chart: string }, v
 
 const k3sDep = (file: string, version: string): Found => ({ file, datasource: "github-releases", depName: "k3s", packageName: "k3s-io/k3s", currentValue: version });
 const fluxDep = (file: string, version: string): Found => ({ file, datasource: "github-releases", depName: "flux", packageName: "fluxcd/flux2", currentValue: version });
+/** The tools the OS image bundles for first boot (catalog only: homelab.yaml does not pin them). */
+const osToolDeps = (file: string): Found[] => [
+  { file, datasource: "github-releases", depName: "sops", packageName: "getsops/sops", currentValue: catalog.sops.version },
+  { file, datasource: "github-releases", depName: "helm", packageName: "helm/helm", currentValue: catalog.helm.version },
+];
 
 /** An image reference: name[:tag][@digest]; without either there is nothing to update. */
 function imageDep(file: string, reference: string): Found | undefined {
@@ -244,7 +249,10 @@ function catalogDeps(baseImage = catalogBaseImage): Found[] {
   return [
     k3sDep(file, catalog.k3s.version),
     fluxDep(file, catalog.flux.version),
+    ...osToolDeps(file),
     ...(image ? [image] : []),
+    // The container images the tree runs outside charts (the runner, Renovate, …).
+    ...Object.values(catalog.images).flatMap((reference) => imageDep(file, reference) ?? []),
     ...Object.values(catalog.charts).map((source) => chartDep(file, source, source.version)),
   ];
 }
@@ -516,7 +524,7 @@ describe("renovate.json", () => {
       else leaves.push(path.join("."));
     };
     walk(catalog, []);
-    const known = (path: string) => /^charts\.[^.]+\.(repository|chart|version|versionPrefix)$/.test(path) || ["k3s.version", "flux.version", "baseImage"].includes(path);
+    const known = (path: string) => /^charts\.[^.]+\.(repository|chart|version|versionPrefix)$/.test(path) || /^images\.[A-Za-z]+$/.test(path) || ["k3s.version", "flux.version", "sops.version", "helm.version", "baseImage"].includes(path);
     expect(leaves.filter((path) => !known(path)), "a new catalog entry needs a custom manager in renovate.json").toEqual([]);
   });
 
@@ -561,9 +569,9 @@ describe("renovate.json", () => {
     );
     expect(deps).toContainEqual(expect.objectContaining({ datasource: "docker", packageName: "ghcr.io/project-zot/helm-charts/zot" }));
     // Each version after the other keys of its section, comments holding versions above some.
-    expect(every).toMatch(/\n {4}sshPort: 2222\n {4}version: 12\.7\.0 # pinned\n/);
+    expect(every).toMatch(/\n {4}sshPort: 2222\n {4}sso: true\n {4}version: 12\.7\.0 # pinned\n/);
     expect(every).toMatch(/\n {4}# version: 1\.12\.1 is the one below\n {4}version: 1\.12\.1\n/);
-    expect(variant("every version key, indented by four")).toMatch(/\n {8}sshPort: 2222\n {8}version: 12\.7\.0 # pinned\n/);
+    expect(variant("every version key, indented by four")).toMatch(/\n {8}sshPort: 2222\n {8}sso: true\n {8}version: 12\.7\.0 # pinned\n/);
     expect(variant("every version key, single-quoted")).toMatch(/\n {4}version: '12\.7\.0' # pinned\n/);
     expect(configDeps(variant("an image without tag or digest")).some((dep) => dep.datasource === "docker" && dep.depName.includes("registry.home.arpa"))).toBe(false);
   });
@@ -584,6 +592,11 @@ describe("renovate.json", () => {
     // fluxcd/flux2 tags are v2.9.4; the config holds 2.9.4.
     const flux = managers.find((manager) => manager.depNameTemplate === "flux");
     expect(new RegExp(flux?.extractVersionTemplate ?? "").exec(`v${catalog.flux.version}`)?.groups?.version).toBe(catalog.flux.version);
+    // getsops/sops and helm/helm tags are v3.13.3 and v4.2.3; the catalog holds them without the v.
+    for (const tool of ["sops", "helm"] as const) {
+      const manager = managers.find((candidate) => candidate.depNameTemplate === tool);
+      expect(new RegExp(manager?.extractVersionTemplate ?? "").exec(`v${catalog[tool].version}`)?.groups?.version, tool).toBe(catalog[tool].version);
+    }
     // A chart published with a prefix (versionPrefix) is looked up without it.
     for (const source of Object.values(catalog.charts) as { chart: string; version: string; versionPrefix?: string }[]) {
       const rule = (renovate.packageRules ?? []).find((candidate) => candidate.extractVersion && candidate.matchDepNames?.includes(source.chart));

@@ -311,3 +311,12 @@ describe("chart values", () => {
     }
   });
 });
+
+test("apps.homeAssistant.hostNetwork: discovery on the node's network, cluster DNS kept; off by default", async () => {
+  const values = async (text: string) =>
+    objectsOf((await renderText(text)).files).find(({ object }) => object.kind === "HelmRelease" && object.metadata.name === "home-assistant")!.object.spec.values;
+  expect(await values(`${minimalConfig}apps:\n  homeAssistant:\n    hostNetwork: true\n`)).toMatchObject({ hostNetwork: true, dnsPolicy: "ClusterFirstWithHostNet" });
+  const plain = await values(minimalConfig);
+  expect(plain.hostNetwork).toBeUndefined();
+  expect(plain.dnsPolicy).toBeUndefined();
+});

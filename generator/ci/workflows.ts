@@ -3,9 +3,55 @@
 import { yamlFile } from "../render/yaml.ts";
 import type { GeneratedFile } from "../writer.ts";
 import type { HomelabConfig } from "../config/schema.ts";
+import { registryHost } from "../nodes/cluster.ts";
+import { TRUSTED_CA } from "../render/kube.ts";
 
 /** What the tests need from the system (the same list as .ci/run). */
-export const SYSTEM_PACKAGES = ["unzip", "git", "ca-certificates", "age", "openssl"];
+export const SYSTEM_PACKAGES = ["unzip", "git", "ca-certificates", "age", "openssl", "buildah", "podman", "busybox-static", "shellcheck", "systemd"];
+
+/** The repository's Actions secrets the image workflow logs in to the registry with (first boot writes them). */
+export const REGISTRY_SECRETS = { user: "REGISTRY_USER", token: "REGISTRY_TOKEN" } as const;
+/** The name of the admin's package-writing token behind REGISTRY_TOKEN. */
+export const REGISTRY_TOKEN_NAME = "image-workflow";
+
+/** Job containers may run as root (no sudo) or as a user with sudo. */
+const apt = (packages: readonly string[]) =>
+  `SUDO=$(command -v sudo || true); $SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends ${packages.join(" ")}`;
+
+/**
+ * On main, when the image's sources change: build every variant and push it to the registry
+ * nodes follow (bootc upgrade). Gitea's job token cannot push packages, so the credentials are
+ * the repository's Actions secrets REGISTRY_USER and REGISTRY_TOKEN (first boot sets them).
+ */
+function imageWorkflow(config: HomelabConfig) {
+  const host = registryHost(config);
+  return {
+    name: "OS image",
+    on: { push: { branches: [config.git.branch], paths: ["image/**", "certs/**"] } },
+    jobs: {
+      image: {
+        "runs-on": "ubuntu-latest",
+        steps: [
+          // The whole history: the image carries the repository as a git bundle.
+          { uses: "actions/checkout@v4", with: { "fetch-depth": 0 } },
+          { name: "system packages", run: apt(["git", "ca-certificates", "buildah", "podman"]) },
+          { name: "npm ci", run: "npm ci" },
+          {
+            name: "trust the internal CA for the registry",
+            run: `SUDO=$(command -v sudo || true); $SUDO mkdir -p /etc/containers/certs.d/${host} && $SUDO cp ${TRUSTED_CA.mountPath}/${TRUSTED_CA.key} /etc/containers/certs.d/${host}/ca.crt`,
+          },
+          {
+            name: "log in to the registry",
+            env: { REGISTRY_USER: `\${{ secrets.${REGISTRY_SECRETS.user} }}`, REGISTRY_TOKEN: `\${{ secrets.${REGISTRY_SECRETS.token} }}` },
+            run: `printf '%s' "$REGISTRY_TOKEN" | buildah login --username "$REGISTRY_USER" --password-stdin ${host}`,
+          },
+          // Inside a job container: chroot isolation and the vfs driver need no extra mounts.
+          { name: "build and push every variant", env: { BUILDAH_ISOLATION: "chroot", STORAGE_DRIVER: "vfs" }, run: "npm run image:build -- --push" },
+        ],
+      },
+    },
+  };
+}
 
 export function workflowFiles(config: HomelabConfig): GeneratedFile[] {
   const pullRequest = {
@@ -17,10 +63,9 @@ export function workflowFiles(config: HomelabConfig): GeneratedFile[] {
         steps: [
           // The whole history: the render-diff compares with the base branch.
           { uses: "actions/checkout@v4", with: { "fetch-depth": 0 } },
-          // Job containers may run as root (no sudo) or as a user with sudo.
           {
             name: "system packages",
-            run: `SUDO=$(command -v sudo || true); $SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends ${SYSTEM_PACKAGES.join(" ")}`,
+            run: apt(SYSTEM_PACKAGES),
           },
           { name: "npm ci", run: "npm ci" },
           { name: "the committed tree is current", run: "npm run generate -- --check" },
@@ -39,5 +84,8 @@ export function workflowFiles(config: HomelabConfig): GeneratedFile[] {
       },
     },
   };
-  return [{ path: ".gitea/workflows/pull-request.yaml", content: yamlFile([pullRequest]) }];
+  return [
+    { path: ".gitea/workflows/pull-request.yaml", content: yamlFile([pullRequest]) },
+    { path: ".gitea/workflows/image.yaml", content: yamlFile([imageWorkflow(config)]) },
+  ];
 }

@@ -35,6 +35,9 @@ function runnerConfig(): IConfigMap {
       envs: { NODE_EXTRA_CA_CERTS: `${TRUSTED_CA.mountPath}/${TRUSTED_CA.key}`, GIT_SSL_CAINFO: `${TRUSTED_CA.mountPath}/${TRUSTED_CA.key}` },
     },
     container: {
+      // The image workflow builds the OS image with buildah inside the job container. Only this
+      // repository's own workflows run here.
+      privileged: true,
       // The path is the Docker daemon's (the dind sidecar mounts the CA there).
       options: `-v ${TRUSTED_CA.mountPath}:${TRUSTED_CA.mountPath}:ro`,
       valid_volumes: [TRUSTED_CA.mountPath],

@@ -24,6 +24,8 @@ export const homeAssistant: Component = {
         "env",
         "configuration.enabled",
         "configuration.trusted_proxies",
+        "hostNetwork",
+        "dnsPolicy",
         ...SCAFFOLD_INGRESS_PATHS,
       ],
     },
@@ -53,6 +55,9 @@ export const homeAssistant: Component = {
                 env: [{ name: "TZ", value: config.cluster.timezone }],
                 // Home Assistant rejects forwarded requests from proxies it does not trust.
                 configuration: { enabled: true, trusted_proxies: [POD_CIDR] },
+                // Discovery (mDNS, SSDP, Bluetooth proxies) needs the node's own network; the
+                // pod then resolves cluster names only with this DNS policy.
+                ...(settings.hostNetwork ? { hostNetwork: true, dnsPolicy: "ClusterFirstWithHostNet" } : {}),
                 ingress: scaffoldIngressValues(host, "home-assistant-tls", settings.sso ? FORWARD_AUTH_ANNOTATION : {}),
               },
             }),

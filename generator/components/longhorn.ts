@@ -27,7 +27,15 @@ function encryptedStorageClass(config: HomelabConfig): IStorageClass {
   return {
     apiVersion: "storage.k8s.io/v1",
     kind: "StorageClass",
-    metadata: { name: defaultStorageClass(config), annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+    metadata: {
+      name: defaultStorageClass(config),
+      annotations: {
+        "storageclass.kubernetes.io/is-default-class": "true",
+        // Parameters are immutable and numberOfReplicas follows the node count: Flux replaces
+        // the class instead of failing (existing volumes keep the parameters they were made with).
+        "kustomize.toolkit.fluxcd.io/force": "Enabled",
+      },
+    },
     provisioner: "driver.longhorn.io",
     allowVolumeExpansion: true,
     reclaimPolicy: "Retain",

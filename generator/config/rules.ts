@@ -11,9 +11,9 @@ type Report = (path: Path, message: string, hint?: string) => Diagnostic;
 /** Names the platform uses for its own namespaces and Flux Kustomizations. */
 export const reservedNames: ReadonlySet<string> = new Set([
   "default", "kube-system", "kube-public", "kube-node-lease", "flux-system", "traefik", "longhorn", "longhorn-system",
-  "cert-manager", "step-ca", "monitoring", "authentik", "gitea", "vaultwarden", "home-assistant", "nvidia", "ollama", "cluster",
+  "cert-manager", "step-ca", "monitoring", "authentik", "gitea", "vaultwarden", "home-assistant", "nvidia", "ollama", "renovate", "cluster",
   // Flux Kustomizations of the platform that are not namespaces.
-  "k3s", "longhorn-config", "monitoring-config", "traefik-tls", "flux", "step-ca-config",
+  "k3s", "longhorn-config", "monitoring-config", "traefik-tls", "flux", "step-ca-config", "gitea-sso", "gitea-runner",
 ]);
 
 /** Ports the node itself serves; a LoadBalancer Service cannot take them. */
@@ -88,7 +88,8 @@ export function checkRules(config: HomelabConfig, report: Report): { errors: Dia
   const hosts = new Map<string, Path>([[config.auth.authentik.host, ["auth", "authentik", "host"]]]);
   if (config.monitoring.enabled) claimHost(hosts, config.monitoring.host, ["monitoring", "host"], error);
   for (const key of presetKeys) {
-    if (config.apps[key].enabled) claimHost(hosts, config.apps[key].host, ["apps", key, "host"], error);
+    const preset = config.apps[key];
+    if (preset.enabled && "host" in preset) claimHost(hosts, preset.host, ["apps", key, "host"], error);
   }
   const ports = new Map<string, string>([[`tcp/${config.apps.gitea.sshPort}`, "apps.gitea.sshPort"]]);
   for (const [port, owner] of nodePorts) ports.set(`tcp/${port}`, owner);
@@ -144,17 +145,26 @@ function checkAdmin(admin: HomelabConfig["image"]["admin"], error: (path: Path, 
   if (admin.sshKey === undefined) {
     warn(path, "no SSH key for the administrator: nobody can log in to an installed node", "set image.admin.sshKey to the line in your ~/.ssh/id_ed25519.pub");
   } else if (!keyDataMatches(admin.sshKey)) {
-    error([...path, "sshKey"], "the key data does not match its type (a cut or mixed-up line?)", "copy the whole line of your .pub file again");
+    error([...path, "sshKey"], "the key data is cut or does not match its type", "copy the whole line of your .pub file again");
   }
 }
 
-/** An OpenSSH public key's base64 data starts with its own type name, length-prefixed. */
+/**
+ * An OpenSSH public key's data is a run of length-prefixed fields, the first its own type name
+ * (RFC 4253 §6.6): a cut or mixed-up line fails this.
+ */
 function keyDataMatches(line: string): boolean {
   const [type = "", data = ""] = line.split(" ");
   const bytes = Buffer.from(data, "base64");
-  if (bytes.length < 4) return false;
-  const length = bytes.readUInt32BE(0);
-  return bytes.length >= 4 + length && bytes.subarray(4, 4 + length).toString("latin1") === type;
+  const fields: string[] = [];
+  for (let at = 0; at < bytes.length; ) {
+    if (at + 4 > bytes.length) return false;
+    const end = at + 4 + bytes.readUInt32BE(at);
+    if (end > bytes.length) return false;
+    fields.push(bytes.subarray(at + 4, end).toString("latin1"));
+    at = end;
+  }
+  return fields.length >= 2 && fields[0] === type;
 }
 
 /** The path to the first mapping key named `key`, at any depth. */

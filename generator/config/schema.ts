@@ -116,11 +116,31 @@ const Secrets = section(
   { description: "Who can read the repository's encrypted secrets.", required: ["ageRecipients"] },
 );
 
+// The key types OpenSSH writes to .pub files. No '"' or '\' in the comment: the installer ISO
+// carries the key inside a quoted kickstart argument.
+const sshPublicKey = String.raw`^(ssh-ed25519|ssh-rsa|ecdsa-sha2-[a-z0-9]+|sk-[a-z0-9.@-]+) AAAA[A-Za-z0-9+/]+={0,3}( [^"\\\r\n]*)?$`;
+
+const Admin = section(
+  {
+    name: defaulted(
+      Type.String({ pattern: "^[a-z_][a-z0-9_-]{0,31}$", errorMessage: "a Linux user name: lowercase letters, digits, '_' and '-', at most 32" }),
+      "admin",
+      "The administrator's login on every node (member of wheel).",
+    ),
+    sshKey: optional(
+      Type.String({ pattern: sshPublicKey, errorMessage: "an SSH public key line such as \"ssh-ed25519 AAAA... you@laptop\" (the whole line of your .pub file)" }),
+      "The administrator's SSH public key, written into image/install/<node>.toml. bootc-image-builder takes one key per user; add more after install with ssh-copy-id.",
+    ),
+  },
+  { description: "The administrator account the installer creates (SSH login, sudo through wheel).", default: {} },
+);
+
 const Image = section(
   {
     base: defaulted(Type.String({ minLength: 1 }), catalog.baseImage, "bootc base image (tag or digest)."),
     registry: optional(Type.String({ minLength: 1 }), "Where in-cluster CI pushes built images. Default: the Gitea registry, git.<domain>/<git.owner>/os."),
     caCertificates: defaulted(Type.Array(Type.String({ minLength: 1 })), [], "Extra PEM files (repository paths) layered into the host trust store; the step-ca root is always added."),
+    admin: Admin,
   },
   { description: "The bootable OS image every node runs.", default: {} },
 );
@@ -208,13 +228,25 @@ function preset<P extends TProperties>(what: string, chartVersion: string, host:
 }
 
 const Gitea = preset("Gitea", catalog.charts.gitea.version, "git", "20Gi", {
-  runner: defaulted(Type.Boolean(), false, "true: an in-cluster Gitea Actions runner."),
+  runner: defaulted(Type.Boolean(), false, "true: an in-cluster Gitea Actions runner (registration token generated and shared as a secret)."),
   sshPort: defaulted(Port, 2222, "Node port for git over SSH (22 is the node's own sshd)."),
+  sso: defaulted(Type.Boolean(), true, "Log in through Authentik (OIDC); members of homelab-admins are Gitea admins. The local admin keeps working."),
 });
-const Vaultwarden = preset("Vaultwarden", catalog.charts.vaultwarden.version, "vault", "5Gi", {});
+const Vaultwarden = preset("Vaultwarden", catalog.charts.vaultwarden.version, "vault", "5Gi", {
+  sso: defaulted(Type.Boolean(), true, "Log in through Authentik (OIDC); the master password still encrypts the vault."),
+});
 const HomeAssistant = preset("Home Assistant", catalog.charts.homeAssistant.version, "home", "10Gi", {
   sso: defaulted(Type.Boolean(), true, "Log in through Authentik (forward auth); the companion apps keep using Home Assistant's own login on /auth and /api."),
+  hostNetwork: defaulted(Type.Boolean(), false, "true: run on the node's network so Home Assistant discovers devices (mDNS, SSDP); it then also listens on the node's port 8123."),
 });
+
+const Renovate = section(
+  {
+    enabled: defaulted(Type.Boolean(), false, "true: Renovate runs in the cluster and opens update pull requests in Gitea."),
+    schedule: Cron("0 5 * * *", "When Renovate runs (a CronJob)."),
+  },
+  { description: "Renovate against the in-cluster Gitea: version updates arrive as pull requests the render-diff explains.", default: {} },
+);
 
 const Ollama = preset(
   "Ollama (LLM hosting)",
@@ -280,7 +312,7 @@ const GenericApp = section(
 );
 
 const Apps = Type.Object(
-  { gitea: Gitea, vaultwarden: Vaultwarden, homeAssistant: HomeAssistant, ollama: Ollama },
+  { gitea: Gitea, vaultwarden: Vaultwarden, homeAssistant: HomeAssistant, ollama: Ollama, renovate: Renovate },
   {
     description: "Applications. gitea, vaultwarden and homeAssistant are presets; any other key is a Helm app.",
     additionalProperties: GenericApp,

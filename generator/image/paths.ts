@@ -18,3 +18,27 @@ export const STATE_DIR = "/var/lib/homelab";
 export const IMAGE_DIR = "image";
 /** Where `npm run image:build` writes the bundle before the build copies it in (git-ignored). */
 export const BUILD_BUNDLE = "image/build/homelab.bundle";
+
+/**
+ * The read-only Gitea user first boot creates: Flux pulls the repository with a token of it,
+ * nodes pull the OS image from Gitea's registry with its password. The password is a
+ * generated secret, handed to the cluster as the Secret gitea/gitea-reader (keys username,
+ * password) and to nodes by node-config.
+ */
+export const READER_USER = "homelab-reader";
+export const READER_PASSWORD_SECRET = "gitea.readerPassword";
+export const READER_KUBE_SECRET = { namespace: "gitea", name: "gitea-reader" } as const;
+/** The k3s join token (generated secret), written to nodes by node-config. */
+export const K3S_TOKEN_SECRET = "k3s.token";
+/** Written by the bootstrap when first boot is complete; homelab-bootstrap.service never runs again. */
+export const BOOTSTRAP_DONE = `${STATE_DIR}/bootstrap.done`;
+/** The admin kubeconfig k3s writes on a server (what the bootstrap's kubectl and helm use). */
+export const K3S_KUBECONFIG = "/etc/rancher/k3s/k3s.yaml";
+
+/**
+ * k3s reads <config file> and <config file>.d/*.yaml. Servers use the default file, where the
+ * image's server flags live (config.yaml.d/00-image.yaml); agents get a file of their own,
+ * because `k3s agent` refuses server-only keys such as `disable`.
+ */
+export const K3S_SERVER_CONFIG = "/etc/rancher/k3s/config.yaml";
+export const K3S_AGENT_CONFIG = "/etc/rancher/k3s/agent.yaml";

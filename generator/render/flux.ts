@@ -11,6 +11,8 @@ import type { KubeObject } from "../components/types.ts";
 export const FLUX_NAMESPACE = "flux-system";
 /** The GitRepository the FluxInstance creates for this repository. */
 export const ROOT_SOURCE = "flux-system";
+/** The Secret Flux decrypts SOPS files with (first boot writes it from the node's age key); Flux wants the key name to end in .agekey. */
+export const SOPS_AGE_SECRET = { name: "sops-age", key: "age.agekey" } as const;
 
 type ValuesFrom = NonNullable<IHelmRelease["spec"]>["valuesFrom"];
 
@@ -93,7 +95,7 @@ export function fluxKustomization(options: FluxKustomizationOptions): IKustomiza
       wait: true,
       sourceRef: { kind: "GitRepository", name: ROOT_SOURCE },
       ...(options.dependsOn.length > 0 ? { dependsOn: options.dependsOn.map((name) => ({ name })) } : {}),
-      ...(options.decryptSecrets ? { decryption: { provider: "sops", secretRef: { name: "sops-age" } } } : {}),
+      ...(options.decryptSecrets ? { decryption: { provider: "sops", secretRef: { name: SOPS_AGE_SECRET.name } } } : {}),
     },
   } satisfies IKustomization;
 }

@@ -17,7 +17,8 @@ export function secretFilePath(unit: PlannedUnit, spec: SecretSpec): string {
   return `${unit.path}/${spec.name}.sops.yaml`;
 }
 
-function newValue(form: "password" | "hex" | "vaultwarden-admin-token" = "password"): string {
+/** A new generated secret value (also used by node-config for the values only nodes read). */
+export function newValue(form: "password" | "hex" | "vaultwarden-admin-token" = "password"): string {
   return form === "hex" ? randomBytes(32).toString("hex") : randomBytes(32).toString("base64url");
 }
 

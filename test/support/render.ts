@@ -3,6 +3,8 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
+import { parseConfig } from "../../generator/config/load.ts";
+import { UserError } from "../../generator/errors.ts";
 import { render, type Rendered } from "../../generator/generate.ts";
 import type { GeneratedFile } from "../../generator/writer.ts";
 
@@ -41,10 +43,14 @@ export function renderText(configText: string, options: { demoState?: boolean } 
   return render({ configPath: tempRepo(configText, options).configPath });
 }
 
-/** Every Kubernetes object in the generated YAML files, with the file it came from. */
+/**
+ * Every Kubernetes object in the generated YAML files, with the file it came from. The first-boot
+ * seed (clusters/<name>/bootstrap/) holds copies of tree objects: it is left out, so each object
+ * counts once (test/image-seed.test.ts checks the copies).
+ */
 export function objectsOf(files: readonly GeneratedFile[]): { file: string; object: Record<string, any> }[] {
   return files
-    .filter((f) => f.path.endsWith(".yaml"))
+    .filter((f) => f.path.endsWith(".yaml") && !/^clusters\/[^/]+\/bootstrap\//.test(f.path))
     .flatMap((f) => parseAllDocuments(f.content).map((d) => ({ file: f.path, object: d.toJS() as Record<string, any> })))
     .filter(({ object }) => object && typeof object.kind === "string" && object.metadata);
 }
@@ -59,3 +65,14 @@ secrets:
   ageRecipients:
     - age1gkzd20j67qr0cpelrm223u90x0dj05xjk9kn3pad55tja777svqqpg5h5l
 `;
+
+/** The message a rejected config gives (fails the test when the config is accepted). */
+export function configErrorOf(text: string): string {
+  try {
+    parseConfig(text);
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    return error.message;
+  }
+  throw new Error("expected the config to be rejected");
+}
