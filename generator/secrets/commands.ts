@@ -6,6 +6,7 @@ import { Writable } from "node:stream";
 import { loadConfigFile } from "../config/load.ts";
 import { componentsFor } from "../components/registry.ts";
 import { plan } from "../plan.ts";
+import { K3S_TOKEN_SECRET } from "../image/paths.ts";
 import { UserError } from "../errors.ts";
 import { ensureCertificateAuthority } from "./internal-ca.ts";
 import { secretFilePath, storeRefs } from "./manifests.ts";
@@ -57,6 +58,8 @@ export async function listSecrets(configPath: string): Promise<string> {
   }
   // What is on disk: the store above may hold a CA made just for this listing, never written.
   const stored = new SecretStore(repoDir, config.secrets.ageRecipients).names();
+  // The join token goes to nodes, not to a Secret: node-config makes and reads it.
+  if (stored.includes(K3S_TOKEN_SECRET)) rows.set(K3S_TOKEN_SECRET, { kind: "generated", usedBy: new Set(["homelab node-config (the nodes' k3s settings)"]) });
   for (const name of stored) if (!rows.has(name)) rows.set(name, { kind: "unused", usedBy: new Set() });
   const lines = [...rows]
     .sort(([a], [b]) => (a < b ? -1 : 1))
