@@ -1,7 +1,7 @@
 // The pipeline: load → validate → defaults → plan → render → verify → write.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import type { Diagnostic } from "./errors.ts";
+import { UserError, type Diagnostic } from "./errors.ts";
 import { formatPath, loadConfigFile } from "./config/load.ts";
 import { componentsFor } from "./components/registry.ts";
 import { docsFiles } from "./docs.ts";
@@ -40,6 +40,13 @@ export async function render(options: GenerateOptions): Promise<Rendered> {
   const { config, warnings, locate } = loadConfigFile(configPath);
   const store = new SecretStore(repoDir, config.secrets.ageRecipients, options.env);
   const { ca, files: caFiles } = await ensureCertificateAuthority(config, repoDir, store);
+  // The image build copies these from the repository (the internal root is made just above).
+  const missingCertificates = config.image.caCertificates.flatMap((path, i) =>
+    path === ca.rootPath || existsSync(join(repoDir, path))
+      ? []
+      : [{ file: "homelab.yaml", ...locate(["image", "caCertificates", i]), path: formatPath(["image", "caCertificates", i]), message: `${path} does not exist in the repository`, hint: "add the PEM file there, or remove the entry" }],
+  );
+  if (missingCertificates.length > 0) throw new UserError(missingCertificates);
   const planned = plan(config, componentsFor(config), ca);
   verifyPlan(planned);
   const secretFiles = await renderSecrets(planned.units, store, previousSecretFiles(outDir), (value) => ({

@@ -9,8 +9,10 @@ import { catalog } from "../generator/catalog.ts";
 import { CONTAINERFILE, CONTAINERIGNORE, FETCH_SCRIPT, FETCH_STAGE, MODULES_LOAD, nvidiaAkmodsImage, SYSCTL } from "../generator/image/containerfile.ts";
 import { AGE_KEY, BUILD_BUNDLE, HELM_BIN, K3S_BIN, REPO_BUNDLE, SOPS_BIN } from "../generator/image/paths.ts";
 import type { GeneratedFile } from "../generator/writer.ts";
-import { minimalConfig, referenceConfigPath, renderText } from "./support/render.ts";
-import { readFileSync } from "node:fs";
+import { configErrorOf, minimalConfig, referenceConfigPath, tempRepo } from "./support/render.ts";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { render } from "../generator/generate.ts";
 
 const BASES = [
   "ghcr.io/ublue-os/base-main:44",
@@ -22,8 +24,14 @@ const BASES = [
 const withImage = (base: string, extra = "") => `${minimalConfig}image:\n  base: ${base}\n${extra}`;
 const nvidia = "gpu:\n  nvidia: true\n";
 
+/** The image files for a config; a CA file it names under certs/corp/ is made for it (the build copies it). */
 async function imageOf(configText: string) {
-  const { files } = await renderText(configText, { demoState: true });
+  const { dir, configPath } = tempRepo(configText, { demoState: true });
+  for (const path of configText.match(/certs\/corp\/[^\s]+/g) ?? []) {
+    mkdirSync(join(dir, dirname(path)), { recursive: true });
+    writeFileSync(join(dir, path), "-----BEGIN CERTIFICATE-----\nnot a real certificate\n-----END CERTIFICATE-----\n");
+  }
+  const { files } = await render({ configPath });
   const file = (path: string) => {
     const found = files.find((candidate: GeneratedFile) => candidate.path === path);
     if (!found) throw new Error(`${path} was not generated`);
@@ -224,8 +232,14 @@ describe("image/Containerfile", () => {
     expect(file(CONTAINERIGNORE).split("\n").filter((line) => line && !line.startsWith("#") && !line.startsWith("!"))).toEqual(["*"]);
   });
 
-  test("two certificates with one file name are refused", async () => {
-    await expect(imageOf(withImage(BASES[0] ?? "", "  caCertificates:\n    - certs/a/ca.pem\n    - certs/b/ca.pem\n"))).rejects.toThrow(/same file name/);
+  test("image.caCertificates: one file name each, inside the repository, and present", async () => {
+    expect(configErrorOf(withImage(BASES[0] ?? "", "  caCertificates:\n    - certs/a/ca.pem\n    - certs/b/ca.pem\n"))).toMatch(
+      /homelab\.yaml:\d+:\d+: image\.caCertificates\[1\]: has the same file name as image\.caCertificates\[0\] \(ca\.pem\)/,
+    );
+    expect(configErrorOf(withImage(BASES[0] ?? "", "  caCertificates:\n    - /etc/ssl/corp.pem\n"))).toContain("image.caCertificates[0]: expected a path inside the repository");
+    await expect(render({ configPath: tempRepo(withImage(BASES[0] ?? "", "  caCertificates:\n    - certs/missing.pem\n")).configPath })).rejects.toThrow(
+      /image\.caCertificates\[0\]: certs\/missing\.pem does not exist in the repository/,
+    );
   });
 
   test("host prerequisites: packages, k3s's SELinux policy from Rancher, the units, kernel modules and sysctls", async () => {

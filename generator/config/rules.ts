@@ -56,6 +56,20 @@ export function checkRules(config: HomelabConfig, report: Report): { errors: Dia
 
   checkAdmin(config.image.admin, error, warn);
 
+  // Each file lands in the host's trust store under its own file name.
+  const anchors = new Map<string, number>();
+  config.image.caCertificates.forEach((path, i) => {
+    if (path.startsWith("/") || path.split("/").includes("..")) {
+      error(["image", "caCertificates", i], `expected a path inside the repository, not ${path}`, "copy the certificate into the repository, e.g. certs/, and name that path");
+      return;
+    }
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    const first = anchors.get(name);
+    if (first !== undefined && config.image.caCertificates[first] !== path) {
+      error(["image", "caCertificates", i], `has the same file name as image.caCertificates[${first}] (${name})`, "rename one: the trust store needs distinct names");
+    } else anchors.set(name, i);
+  });
+
   config.secrets.ageRecipients.forEach((recipient, i) => {
     try {
       // age recipients are bech32 with the "age" prefix: decoding checks the checksum.

@@ -6,7 +6,6 @@ import { basename, join } from "node:path";
 import Handlebars from "handlebars";
 import { catalog } from "../catalog.ts";
 import type { HomelabConfig } from "../config/schema.ts";
-import { UserError } from "../errors.ts";
 import type { Plan } from "../plan.ts";
 import { clusterNodes } from "../nodes/cluster.ts";
 import { HEADER } from "../render/yaml.ts";
@@ -101,18 +100,12 @@ function firewallPorts(config: HomelabConfig, plan: Plan): string[] {
   return [...ports, ...loadBalanced, ...hostNetwork];
 }
 
-/** The internal root CA first, then image.caCertificates (deduplicated), each with its anchor name. */
+/**
+ * The internal root CA first, then image.caCertificates (deduplicated), each with its anchor
+ * name (the config rules keep the names distinct and the paths inside the repository).
+ */
 function caCertificates(config: HomelabConfig, rootPath: string): { source: string; name: string }[] {
-  const sources = [...new Set([rootPath, ...config.image.caCertificates])];
-  const byName = new Map<string, string>();
-  for (const source of sources) {
-    const name = basename(source);
-    const other = byName.get(name);
-    if (other) throw new UserError(`image.caCertificates: ${other} and ${source} have the same file name; the trust store needs distinct names`);
-    if (source.startsWith("/") || source.split("/").includes("..")) throw new UserError(`image.caCertificates: ${source} must be a path inside the repository`);
-    byName.set(name, source);
-  }
-  return [...byName].map(([name, source]) => ({ source, name }));
+  return [...new Set([rootPath, ...config.image.caCertificates])].map((source) => ({ source, name: basename(source) }));
 }
 
 function containerignore(caFiles: readonly string[]): string {
