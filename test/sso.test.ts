@@ -232,7 +232,8 @@ describe("LDAP outpost", () => {
     expect(ldap.attrs.base_dn).toBe("DC=home,DC=arpa");
     expect(ldap.attrs.authorization_flow).toEqual({ find: ["authentik_flows.flow", ["slug", "default-authentication-flow"]] });
     const user = blueprint.entries.find((e) => e.model === "authentik_core.user");
-    expect(ldap.permissions).toEqual([{ permission: "search_full_directory", user: { keyOf: user.id } }]);
+    expect(ldap.permissions).toEqual([{ permission: "authentik_providers_ldap.search_full_directory", user: { keyOf: user.id } }]);
+    expect(user.attrs.type).toBe("internal");
     expect(blueprint.entries.find((e) => e.model === "authentik_core.application" && e.attrs.slug === "ldap").attrs.provider).toEqual({ keyOf: ldap.id });
     const outpost = blueprint.entries.find((e) => e.model === "authentik_outposts.outpost" && e.attrs.type === "ldap");
     expect(outpost.attrs.providers).toEqual([{ keyOf: ldap.id }]);

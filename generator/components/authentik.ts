@@ -125,7 +125,9 @@ function ldapEntries(config: HomelabConfig): Record<string, unknown>[] {
       model: "authentik_core.user",
       id: "ldap-bind-user",
       identifiers: { username: LDAP_BIND_USER },
-      attrs: { username: LDAP_BIND_USER, name: "LDAP bind (homelab)", type: "service_account", password: env(LDAP_BIND_ENV) },
+      // An internal user with a password, as Authentik's LDAP guide has it: service accounts
+      // have no usable password, only app passwords.
+      attrs: { username: LDAP_BIND_USER, name: "LDAP bind (homelab)", type: "internal", password: env(LDAP_BIND_ENV) },
     },
     {
       model: "authentik_providers_ldap.ldapprovider",
@@ -141,7 +143,8 @@ function ldapEntries(config: HomelabConfig): Record<string, unknown>[] {
         search_mode: "cached",
         bind_mode: "cached",
       },
-      permissions: [{ permission: "search_full_directory", user: keyOf("ldap-bind-user") }],
+      // App-qualified: recent Authentik refuses the bare codename.
+      permissions: [{ permission: "authentik_providers_ldap.search_full_directory", user: keyOf("ldap-bind-user") }],
     },
     application("ldap", "LDAP", `https://${fqdn(config, config.auth.authentik.host)}`),
     {
