@@ -1,9 +1,7 @@
 // apps.renovate: the CronJob, its Secret (the same Gitea admin value Gitea uses) and the token
-// step, run for real with Node against a Gitea API stand-in on 127.0.0.1.
+// step, run for real with Node against the Gitea stand-in on 127.0.0.1 (test/support/fake-gitea.ts).
 import { execFile, execFileSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
-import { createServer, type IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -12,6 +10,7 @@ import { generate } from "../generator/generate.ts";
 import { decryptDocument } from "../generator/secrets/sops.ts";
 import { demoKeyFile, minimalConfig, objectsOf, renderText, tempDir, tempRepo } from "./support/render.ts";
 import { kubectl } from "./support/tools.ts";
+import { startFakeGitea, type FakeGitea } from "./support/fake-gitea.ts";
 
 const run = promisify(execFile);
 const script = join(import.meta.dirname, "..", "generator", "components", "renovate", "gitea-token.mjs");
@@ -49,75 +48,26 @@ describe("the renovate app", () => {
   });
 });
 
-/** Just enough of Gitea's API for the token step: users, collaborators, tokens; every call recorded. */
-function fakeGitea() {
-  const users = new Map<string, { password: string }>([["homelab-admin", { password: "admin-pass-not-a-secret" }]]);
-  const tokens: { id: number; user: string; name: string; sha1: string }[] = [];
-  const collaborators: string[] = [];
-  const calls: string[] = [];
-  let nextId = 1;
-  const authUser = (req: IncomingMessage) => {
-    const [user, password] = Buffer.from((req.headers.authorization ?? "").replace(/^Basic /, ""), "base64").toString().split(":");
-    return users.get(user ?? "")?.password === password ? user : undefined;
-  };
-  const server = createServer((req, res) => {
-    let text = "";
-    req.on("data", (c: Buffer) => (text += c));
-    req.on("end", () => {
-      const path = (req.url ?? "").replace(/^\/api\/v1/, "");
-      const body = text ? JSON.parse(text) : {};
-      calls.push(`${req.method} ${path}`);
-      const send = (status: number, payload?: unknown) => {
-        res.writeHead(status, { "content-type": "application/json" });
-        res.end(payload === undefined ? "" : JSON.stringify(payload));
-      };
-      const who = authUser(req);
-      if (!who) return send(401, { message: "unauthorized" });
-      let m: RegExpMatchArray | null;
-      if (req.method === "GET" && (m = path.match(/^\/users\/([^/]+)$/))) return users.has(m[1]!) ? send(200, { login: m[1] }) : send(404, { message: "not found" });
-      if (req.method === "POST" && path === "/admin/users" && who === "homelab-admin") {
-        users.set(body.username, { password: body.password });
-        return send(201, { login: body.username });
-      }
-      if (req.method === "PATCH" && (m = path.match(/^\/admin\/users\/([^/]+)$/)) && who === "homelab-admin") {
-        users.set(m[1]!, { password: body.password });
-        return send(200, { login: m[1] });
-      }
-      if (req.method === "PUT" && (m = path.match(/^\/repos\/homelab\/gitops\/collaborators\/([^/]+)$/))) {
-        if (!collaborators.includes(m[1]!)) collaborators.push(m[1]!);
-        return send(204);
-      }
-      if ((m = path.match(/^\/users\/([^/]+)\/tokens(?:\/(\d+))?$/)) && who === m[1]) {
-        if (req.method === "GET") return send(200, tokens.filter((t) => t.user === who).map(({ id, name }) => ({ id, name })));
-        if (req.method === "DELETE") {
-          tokens.splice(tokens.findIndex((t) => t.id === Number(m![2])), 1);
-          return send(204);
-        }
-        const token = { id: nextId++, user: who, name: body.name, sha1: `token-${nextId}-not-a-secret` };
-        tokens.push(token);
-        return send(201, { id: token.id, name: token.name, sha1: token.sha1, scopes: body.scopes });
-      }
-      return send(404, { message: "not found" });
-    });
-  });
-  return { server, users, tokens, collaborators, calls };
-}
-
 describe("the Gitea token step", () => {
-  const gitea = fakeGitea();
-  let url = "";
+  const admin = { username: "homelab-admin", password: "admin-pass-not-a-secret" };
+  let gitea: FakeGitea;
   beforeAll(async () => {
-    await new Promise<void>((resolve) => gitea.server.listen(0, "127.0.0.1", resolve));
-    url = `http://127.0.0.1:${(gitea.server.address() as AddressInfo).port}`;
+    gitea = await startFakeGitea({ root: tempDir(), admin });
+    // The organisation and repository first boot makes.
+    const auth = `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString("base64")}`;
+    for (const [path, body] of [["/orgs", { username: "homelab" }], ["/orgs/homelab/repos", { name: "gitops", private: true }]] as const) {
+      const response = await fetch(`${gitea.url}/api/v1${path}`, { method: "POST", headers: { authorization: auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+      expect(response.status).toBe(201);
+    }
   });
-  afterAll(() => new Promise<void>((resolve) => gitea.server.close(() => resolve())));
+  afterAll(() => gitea.close());
 
   const step = (tokenFile: string, botPassword = "bot-pass-not-a-secret") =>
     run(process.execPath, [script], {
       env: {
-        GITEA_URL: url,
-        ADMIN_USER: "homelab-admin",
-        ADMIN_PASSWORD: "admin-pass-not-a-secret",
+        GITEA_URL: gitea.url,
+        ADMIN_USER: admin.username,
+        ADMIN_PASSWORD: admin.password,
         BOT_USER: "renovate",
         BOT_PASSWORD: botPassword,
         BOT_EMAIL: "renovate@home.arpa",
@@ -129,8 +79,8 @@ describe("the Gitea token step", () => {
   test("creates the user, makes it a collaborator, and leaves one fresh token in the file; a rerun replaces it", async () => {
     const dir = tempDir();
     const { stdout } = await step(join(dir, "token"));
-    expect(gitea.users.get("renovate")).toEqual({ password: "bot-pass-not-a-secret" });
-    expect(gitea.collaborators).toEqual(["renovate"]);
+    expect(gitea.users.get("renovate")?.password).toBe("bot-pass-not-a-secret");
+    expect(Object.fromEntries(gitea.collaborators.get("homelab/gitops") ?? [])).toEqual({ renovate: "write" });
     const first = readFileSync(join(dir, "token"), "utf8");
     expect(gitea.tokens.map((t) => t.sha1)).toEqual([first]);
     expect(statSync(join(dir, "token")).mode & 0o777).toBe(0o600);
@@ -139,8 +89,9 @@ describe("the Gitea token step", () => {
     // A later run (with a rotated password) updates the user and swaps the token.
     gitea.calls.length = 0;
     await step(join(dir, "token2"), "rotated-not-a-secret");
-    expect(gitea.calls).toContain("PATCH /admin/users/renovate");
-    expect(gitea.calls).not.toContain("POST /admin/users");
+    const calls = gitea.calls.map((c) => `${c.method} ${c.path}`);
+    expect(calls).toContain("PATCH /admin/users/renovate");
+    expect(calls).not.toContain("POST /admin/users");
     const second = readFileSync(join(dir, "token2"), "utf8");
     expect(second).not.toBe(first);
     expect(gitea.tokens.map((t) => t.sha1)).toEqual([second]);
@@ -149,7 +100,7 @@ describe("the Gitea token step", () => {
   test("a wrong admin password fails the step (and so the run), naming the call", async () => {
     await expect(
       run(process.execPath, [script], {
-        env: { GITEA_URL: url, ADMIN_USER: "homelab-admin", ADMIN_PASSWORD: "wrong", BOT_USER: "renovate", BOT_PASSWORD: "x", BOT_EMAIL: "r@h", REPOSITORY: "homelab/gitops", TOKEN_FILE: join(tempDir(), "t") },
+        env: { GITEA_URL: gitea.url, ADMIN_USER: admin.username, ADMIN_PASSWORD: "wrong", BOT_USER: "renovate", BOT_PASSWORD: "x", BOT_EMAIL: "r@h", REPOSITORY: "homelab/gitops", TOKEN_FILE: join(tempDir(), "t") },
       }),
     ).rejects.toThrow(/GET \/users\/renovate: HTTP 401/);
   });

@@ -1,4 +1,4 @@
-// A stand-in Gitea on 127.0.0.1 for the bootstrap tests: the API endpoints first boot uses,
+// A stand-in Gitea on 127.0.0.1 for the bootstrap and Renovate tests: the API endpoints they use,
 // answered with the JSON Gitea 1.27 returns (field names and order of its Go structs, the status
 // codes of its routes), every call recorded; and git over smart HTTP served by the real
 // `git http-backend` (CGI) from bare repositories, so a push is a real push. Basic auth with a
@@ -66,6 +66,8 @@ export interface FakeGitea {
   readonly users: Map<string, User>;
   readonly teams: Team[];
   readonly tokens: Token[];
+  /** Collaborators per repository (owner/name → user → permission). */
+  readonly collaborators: Map<string, Map<string, string>>;
   /** Actions secrets per repository (owner/name → NAME → value). */
   readonly actionsSecrets: Map<string, Map<string, string>>;
   readonly faults: Faults;
@@ -87,6 +89,7 @@ export async function startFakeGitea(options: { root: string; admin: { username:
   const teams: Team[] = [];
   const tokens: Token[] = [];
   const actionsSecrets = new Map<string, Map<string, string>>();
+  const collaborators = new Map<string, Map<string, string>>();
   const calls: GiteaCall[] = [];
   const faults: Faults = { failures: new Map() };
   let url = "";
@@ -172,6 +175,20 @@ export async function startFakeGitea(options: { root: string; admin: { username:
       repos.set(full, { id: nextId++, private: body.private === true, defaultBranch: body.default_branch ?? "main" });
       return send(201, repoJson(full));
     }
+    if ((match = m(/^\/admin\/users\/([^/]+)$/)) && method === "PATCH") {
+      if (!admin) return send(403, { message: "You have no permission to request for this." });
+      const user = users.get(match[1] ?? "");
+      if (!user) return missing();
+      if (body.password) user.password = body.password;
+      return send(200, userJson(user));
+    }
+    if ((match = m(/^\/repos\/([^/]+\/[^/]+)\/collaborators\/([^/]+)$/)) && method === "PUT") {
+      const full = match[1] ?? "";
+      if (!admin) return send(403, { message: "reqAdmin" });
+      if (!repos.has(full) || !users.has(match[2] ?? "")) return missing();
+      collaborators.set(full, new Map([...(collaborators.get(full) ?? []), [match[2] ?? "", body.permission]]));
+      return send(204);
+    }
     if ((match = m(/^\/users\/([^/]+)$/)) && method === "GET") {
       const user = users.get(match[1] ?? "");
       return user ? send(200, userJson(user)) : missing();
@@ -236,8 +253,10 @@ export async function startFakeGitea(options: { root: string; admin: { username:
       if (who.auth !== "basic") return send(401, { message: "auth required" });
       if (who.user !== login && !admin) return send(403, { message: "Only the user or an admin may do this." });
       const name = match[2];
+      if (method === "GET" && !name) return send(200, tokens.filter((t) => t.user === login).map((t) => ({ id: t.id, name: t.name, scopes: t.scopes, token_last_eight: t.sha1.slice(-8) })));
       if (method === "DELETE" && name) {
-        const index = tokens.findIndex((t) => t.user === login && t.name === decodeURIComponent(name));
+        // Gitea takes the token's id or, failing that, its name.
+        const index = tokens.findIndex((t) => t.user === login && (String(t.id) === name || t.name === decodeURIComponent(name)));
         if (index < 0) return missing();
         tokens.splice(index, 1);
         return send(204);
@@ -351,6 +370,7 @@ export async function startFakeGitea(options: { root: string; admin: { username:
     teams,
     tokens,
     actionsSecrets,
+    collaborators,
     faults,
     repositoryPath,
     close: async () => {
