@@ -24,6 +24,8 @@ export const catalog = {
   images: {
     actRunner: "docker.io/gitea/act_runner:0.2.12",
     dind: "docker.io/library/docker:28.5-dind",
+    // What `runs-on: ubuntu-latest` jobs run in.
+    actionsJob: "docker.io/library/node:24-bookworm",
     vaultwarden: "docker.io/vaultwarden/server:1.36.0-alpine",
     // Renovate (apps.renovate) and the Node image its Gitea-token step runs in.
     renovate: "ghcr.io/renovatebot/renovate:44.39.2",

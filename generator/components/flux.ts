@@ -10,8 +10,11 @@ import type { Component } from "./types.ts";
 /** The Secret (created at first boot with a read-only Gitea token) Flux pulls with. */
 export const GIT_PULL_SECRET = "flux-gitea-auth";
 
+/** Gitea inside the cluster (the chart's HTTP Service): Flux, the Actions runner and Renovate talk to it here. */
+export const GITEA_INTERNAL_URL = "http://gitea-http.gitea.svc.cluster.local:3000";
+
 export function giteaRepositoryUrl(config: HomelabConfig): string {
-  return `http://gitea-http.gitea.svc.cluster.local:3000/${config.git.owner}/${config.git.repository}.git`;
+  return `${GITEA_INTERNAL_URL}/${config.git.owner}/${config.git.repository}.git`;
 }
 
 export const flux: Component = {

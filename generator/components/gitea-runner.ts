@@ -8,6 +8,7 @@ import type { HomelabConfig } from "../config/schema.ts";
 import { yamlText } from "../render/yaml.ts";
 import { catalog } from "../catalog.ts";
 import { dataVolume, TRUSTED_CA } from "../render/kube.ts";
+import { GITEA_INTERNAL_URL } from "./flux.ts";
 import type { KubeObject, SecretSpec } from "./types.ts";
 
 /** The global registration token: Gitea reads it from GITEA_RUNNER_REGISTRATION_TOKEN, the runner registers with it. */
@@ -21,8 +22,6 @@ export const RUNNER_TOKEN_SECRET: SecretSpec = {
 const NAME = "gitea-runner";
 const CONFIG = "gitea-runner-config";
 
-/** The image `runs-on: ubuntu-latest` jobs run in: Debian with Node (actions need it) and apt. */
-export const JOB_IMAGE = "docker.io/library/node:24-bookworm";
 
 function runnerConfig(): IConfigMap {
   const config = {
@@ -30,7 +29,8 @@ function runnerConfig(): IConfigMap {
     runner: {
       file: "/data/.runner",
       capacity: 1,
-      labels: [`ubuntu-latest:docker://${JOB_IMAGE}`],
+      // `runs-on: ubuntu-latest` jobs run in Debian with Node (actions need it) and apt.
+      labels: [`ubuntu-latest:docker://${catalog.images.actionsJob}`],
       // Jobs call Gitea's HTTPS address (checkout, the API, the registry): trust the internal CA.
       envs: { NODE_EXTRA_CA_CERTS: `${TRUSTED_CA.mountPath}/${TRUSTED_CA.key}`, GIT_SSL_CAINFO: `${TRUSTED_CA.mountPath}/${TRUSTED_CA.key}` },
     },
@@ -79,7 +79,7 @@ function runnerStatefulSet(): IStatefulSet {
               name: "runner",
               image: catalog.images.actRunner,
               env: [
-                { name: "GITEA_INSTANCE_URL", value: "http://gitea-http.gitea.svc.cluster.local:3000" },
+                { name: "GITEA_INSTANCE_URL", value: GITEA_INTERNAL_URL },
                 { name: "GITEA_RUNNER_REGISTRATION_TOKEN", valueFrom: { secretKeyRef: { name: RUNNER_TOKEN_SECRET.name, key: "token" } } },
                 { name: "GITEA_RUNNER_NAME", value: NAME },
                 { name: "CONFIG_FILE", value: "/config/config.yaml" },

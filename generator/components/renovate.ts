@@ -6,6 +6,7 @@ import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import type { ICronJob } from "kubernetes-models/batch/v1/CronJob";
 import { catalog } from "../catalog.ts";
 import { namespace } from "../render/kube.ts";
+import { GITEA_INTERNAL_URL } from "./flux.ts";
 import { GITEA_ADMIN_USER } from "./gitea.ts";
 import type { Component } from "./types.ts";
 
@@ -14,8 +15,6 @@ const SECRET = "renovate-gitea";
 const SCRIPTS = "renovate-scripts";
 const BOT_USER = "renovate";
 const TOKEN_FILE = "/token/token";
-/** Gitea's API inside the cluster: no DNS or CA trust needed, and clones use it too (gitUrl: endpoint). */
-const GITEA_URL = "http://gitea-http.gitea.svc.cluster.local:3000";
 
 const tokenScript = readFileSync(new URL("./renovate/gitea-token.mjs", import.meta.url), "utf8");
 
@@ -54,7 +53,7 @@ export const renovate: Component = {
                     image: catalog.images.node,
                     command: ["node", "/scripts/gitea-token.mjs"],
                     env: [
-                      { name: "GITEA_URL", value: GITEA_URL },
+                      { name: "GITEA_URL", value: GITEA_INTERNAL_URL },
                       { name: "REPOSITORY", value: repository },
                       { name: "BOT_USER", value: BOT_USER },
                       { name: "BOT_EMAIL", value: `${BOT_USER}@${config.cluster.domain}` },
@@ -77,7 +76,8 @@ export const renovate: Component = {
                     command: ["sh", "-c", `RENOVATE_TOKEN="$(cat ${TOKEN_FILE})" exec renovate`],
                     env: [
                       { name: "RENOVATE_PLATFORM", value: "gitea" },
-                      { name: "RENOVATE_ENDPOINT", value: `${GITEA_URL}/api/v1` },
+                      // Gitea's in-cluster address needs no DNS or CA trust; clones use it too (gitUrl: endpoint).
+                      { name: "RENOVATE_ENDPOINT", value: `${GITEA_INTERNAL_URL}/api/v1` },
                       { name: "RENOVATE_GIT_URL", value: "endpoint" },
                       { name: "RENOVATE_REPOSITORIES", value: repository },
                       // The repository carries its renovate.json (the generator writes it).
