@@ -12,7 +12,9 @@ export default defineConfig({
       // The pinned kubectl (see test/support/tools.ts) for `homelab diff`.
       HOMELAB_KUBECTL: join(import.meta.dirname, "node_modules", ".cache", "homelab-tools", "kubectl", "kubectl"),
     },
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // A guard against a hung test, not a speed goal (those live in `npm run bench`): generous
+    // enough that a busy 2-core machine never trips it. The property tests have no clock at all.
+    testTimeout: 600_000,
+    hookTimeout: 600_000,
   },
 });
