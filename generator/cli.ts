@@ -12,19 +12,25 @@ Commands:
   generate            write the tree for homelab.yaml
       --config FILE   the config (default ./homelab.yaml); its folder is the repository
       --out DIR       where the tree goes (default: the repository)
-      --check         change nothing; exit 1 and list stale, missing or extra files
+      --check         change nothing; exit 1 and list stale, missing or extra files and wrong modes
+      --regenerate NAME   make a new value for a generated secret that committed Secrets use (repeatable)
+  ca rotate --yes     replace the internal CA with a new one (devices and nodes must trust the new root)
   init                make this repository your own: homelab.yaml, an age key, the internal CA
       --name NAME --domain DOMAIN --owner OWNER   (asked for when missing)
-  secrets set NAME    store a secret (read from stdin, not echoed), e.g. longhorn.backup.accessKeyId
+  secrets set NAME    store a secret you supply (read from stdin, not echoed), e.g. longhorn.backup.accessKeyId
+      --force         replace a value homelab generated (asks you to type yes; --yes when not on a terminal)
   secrets list        every secret: whether it is set and which Secret uses it (never values)
       --config FILE   as for generate
   diff --base REF     what a change does: the tree at REF against the working tree
       --format markdown|text   (default markdown, for a pull-request comment)
       --output FILE   also write the whole diff, never cut, to FILE
+      warns (stderr and the report) when homelab.yaml was edited but not generated
   status              what Flux has applied, by phase (Ready / progressing / failed / waiting on what)
-      --kubeconfig FILE --wait --timeout 15m   (--wait: exit 0 when all are Ready at the head)
+      --kubeconfig FILE --wait   (--wait: exit 0 when all are Ready at the head)
+      --timeout 15m   how long the whole command may take (default 15m with --wait, else 30s)
   smoke               check a live cluster's milestones (nodes, pod, Longhorn volume, HTTPS, Grafana)
       --kubeconfig FILE --config FILE
+      --timeout 10m   how long the milestones may take (default 10m); the clean-up may take 30s more
   pr-comment          post (or update) the render-diff comment on a Gitea pull request (CI)
       --file FILE --api URL --repository OWNER/NAME --pr N   (token from GITEA_TOKEN)
   node-config NAME    the host files node NAME needs at install (unit, k3s drop-in with the join token,
@@ -50,14 +56,15 @@ async function runDiff(args: string[]): Promise<number> {
   if (!values.base) throw new UserError("diff needs --base REF (a branch, tag or commit)");
   if (values.format !== "markdown" && values.format !== "text") throw new UserError(`--format is markdown or text, not "${values.format}"`);
   const { diffCommand } = await import("./diff/command.ts");
-  process.stdout.write(await diffCommand({ configPath: values.config, base: values.base, format: values.format, output: values.output }));
+  const warn = (message: string) => console.error(`homelab: warning: ${message}`);
+  process.stdout.write(await diffCommand({ configPath: values.config, base: values.base, format: values.format, output: values.output, warn }));
   return 0;
 }
 
 async function runStatus(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { kubeconfig: { type: "string" }, wait: { type: "boolean", default: false }, timeout: { type: "string", default: "15m" } },
+    options: { kubeconfig: { type: "string" }, wait: { type: "boolean", default: false }, timeout: { type: "string" } },
     strict: true,
   });
   const { statusCommand } = await import("./status/command.ts");
@@ -66,17 +73,22 @@ async function runStatus(args: string[]): Promise<number> {
   return statusCommand({
     kubeconfig: values.kubeconfig,
     wait: values.wait,
-    timeoutMs: parseDuration(values.timeout),
+    timeoutMs: values.timeout === undefined ? undefined : parseDuration(values.timeout),
     color: useColor(process.stdout),
     out: (line) => console.log(line),
   });
 }
 
 async function runSmoke(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { kubeconfig: { type: "string" }, config: { type: "string", default: "homelab.yaml" } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { kubeconfig: { type: "string" }, config: { type: "string", default: "homelab.yaml" }, timeout: { type: "string", default: "10m" } },
+    strict: true,
+  });
   const { smokeCommand } = await import("./smoke/command.ts");
   const { smokeInputs } = await import("./smoke/inputs.ts");
-  return smokeCommand({ kubeconfig: values.kubeconfig, ...smokeInputs(values.config), out: (line) => console.log(line) });
+  const { parseDuration } = await import("./status/kube.ts");
+  return smokeCommand({ kubeconfig: values.kubeconfig, ...smokeInputs(values.config), timeoutMs: parseDuration(values.timeout), out: (line) => console.log(line) });
 }
 
 async function runPrComment(args: string[]): Promise<number> {
@@ -104,24 +116,35 @@ async function runInit(args: string[]): Promise<number> {
 }
 
 async function runSecrets(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { config: { type: "string", default: "homelab.yaml" } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: { config: { type: "string", default: "homelab.yaml" }, force: { type: "boolean", default: false }, yes: { type: "boolean", default: false } },
+    allowPositionals: true,
+    strict: true,
+  });
   const [action, name, ...rest] = positionals;
   const { setSecret, listSecrets } = await import("./secrets/commands.ts");
-  if (action === "set" && name && rest.length === 0) console.log(await setSecret(values.config, name));
-  else if (action === "list" && !name) console.log(await listSecrets(values.config));
-  else throw new UserError("usage: homelab secrets set NAME | homelab secrets list [--config FILE]");
+  if (action === "set" && name && rest.length === 0) console.log(await setSecret(values.config, name, { force: values.force, yes: values.yes }));
+  else if (action === "list" && !name && !values.force && !values.yes) console.log(await listSecrets(values.config));
+  else throw new UserError("usage: homelab secrets set NAME [--force [--yes]] | homelab secrets list [--config FILE]");
   return 0;
 }
 
 async function runGenerate(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { config: { type: "string", default: "homelab.yaml" }, out: { type: "string" }, check: { type: "boolean", default: false } },
+    options: {
+      config: { type: "string", default: "homelab.yaml" },
+      out: { type: "string" },
+      check: { type: "boolean", default: false },
+      regenerate: { type: "string", multiple: true, default: [] },
+    },
     strict: true,
   });
   const started = performance.now();
-  const options = { configPath: values.config, outDir: values.out };
+  const options = { configPath: values.config, outDir: values.out, regenerate: values.regenerate };
   const elapsed = () => `${Math.round(performance.now() - started)} ms`;
+  if (values.check && values.regenerate.length > 0) throw new UserError("--check changes nothing: it cannot --regenerate");
   if (values.check) {
     const { result, warnings } = await check(options);
     printWarnings(warnings);
@@ -129,6 +152,7 @@ async function runGenerate(args: string[]): Promise<number> {
       ...result.stale.map((p) => `stale:   ${p}`),
       ...result.missing.map((p) => `missing: ${p}`),
       ...result.extra.map((p) => `extra:   ${p}`),
+      ...result.mode.map((p) => `mode:    ${p} (its executable bit differs from the tree's)`),
     ];
     if (problems.length === 0) {
       console.log(`homelab: the tree is current (${elapsed()})`);
@@ -137,10 +161,47 @@ async function runGenerate(args: string[]): Promise<number> {
     console.error(`${problems.join("\n")}\nhomelab: the tree is out of date: run \`npm run generate\` and commit the result (${elapsed()})`);
     return 1;
   }
-  const { result, warnings } = await generate(options);
+  const generated = await generate(options);
+  printGenerated(generated);
+  console.log(summaryLine(generated.result, elapsed()));
+  return 0;
+}
+
+type Generated = Awaited<ReturnType<typeof generate>>;
+
+/** Warnings, a recovered interruption, and every path removed or kept, before the summary. */
+function printGenerated({ warnings, result, recovered }: Generated): void {
   printWarnings(warnings);
+  if (recovered) console.error(`homelab: an interrupted run was ${recovered === "finished" ? "finished" : "undone"} first`);
+  for (const { path, reason } of result.kept) console.error(`homelab: warning: kept ${path}, which the config no longer produces: ${reason}`);
+  for (const path of result.removed) console.log(`removed: ${path}`);
+}
+
+function summaryLine(result: Generated["result"], elapsed: string): string {
   const created = result.state.length > 0 ? `, ${result.state.length} secret(s) and CA file(s) created` : "";
-  console.log(`homelab: ${result.written.length} written, ${result.unchanged.length} unchanged, ${result.removed.length} removed${created} in ${elapsed()}`);
+  return `homelab: ${result.written.length} written, ${result.unchanged.length} unchanged, ${result.removed.length} removed${created} in ${elapsed}`;
+}
+
+async function runCa(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { config: { type: "string", default: "homelab.yaml" }, yes: { type: "boolean", default: false } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.join(" ") !== "rotate") throw new UserError("usage: homelab ca rotate --yes [--config FILE]");
+  if (!values.yes) {
+    throw new UserError(
+      "ca rotate replaces the internal CA: every certificate is issued anew, and every device, browser and node must trust the new root (the OS image carries it: rebuild and upgrade the nodes). Run it again with --yes to go ahead (docs/safety.md)",
+    );
+  }
+  const started = performance.now();
+  const generated = await generate({ configPath: values.config, rotateCa: true });
+  printGenerated(generated);
+  console.log(summaryLine(generated.result, `${Math.round(performance.now() - started)} ms`));
+  console.log(
+    `homelab: a new internal CA is in ${generated.result.state.filter((p) => p.startsWith("certs/")).join(", ")}. Commit, let Flux roll it out, rebuild the image (npm run image:build) and trust the new root on your devices.`,
+  );
   return 0;
 }
 
@@ -167,6 +228,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runGenerate(args);
       case "secrets":
         return await runSecrets(args);
+      case "ca":
+        return await runCa(args);
       case "init":
         return await runInit(args);
       case "diff":

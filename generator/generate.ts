@@ -1,26 +1,33 @@
 // The pipeline: load → validate → defaults → plan → render → verify → write.
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { UserError, type Diagnostic } from "./errors.ts";
+import { checkCaCertificateFiles } from "./config/ca-certificates.ts";
 import { formatPath, loadConfigFile } from "./config/load.ts";
 import { componentsFor } from "./components/registry.ts";
 import { docsFiles } from "./docs.ts";
 import { workflowFiles } from "./ci/workflows.ts";
 import { imageFiles } from "./image/index.ts";
 import { plan } from "./plan.ts";
-import { ensureCertificateAuthority } from "./secrets/internal-ca.ts";
+import { caRecordFiles, ensureCertificateAuthority } from "./secrets/internal-ca.ts";
 import { renderSecrets } from "./secrets/manifests.ts";
 import { sopsConfigFile } from "./secrets/sops-config.ts";
 import { SecretStore } from "./secrets/store.ts";
 import { treeFiles } from "./tree.ts";
-import { verifyPlan } from "./verify.ts";
-import { checkTree, previousSecretFiles, writeFiles, writeTree, type CheckResult, type GeneratedFile, type WriteResult } from "./writer.ts";
+import { verifyFilePaths, verifyPlan } from "./verify.ts";
+import { checkTree, isInside, previousSecretFiles, writeTree, type CheckResult, type GeneratedFile, type WriteResult } from "./writer.ts";
+import { withRepositoryLock } from "./lock.ts";
+import { recoverTransaction } from "./transaction.ts";
 
 export interface GenerateOptions {
   readonly configPath: string;
   /** Where the tree goes; default: the config file's folder (the repository). */
   readonly outDir?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** Generated store values to make anew although committed Secrets use them (`--regenerate`). */
+  readonly regenerate?: readonly string[];
+  /** Replace the internal CA with a new one (`homelab ca rotate`). */
+  readonly rotateCa?: boolean;
 }
 
 export interface Rendered {
@@ -39,17 +46,11 @@ export async function render(options: GenerateOptions): Promise<Rendered> {
   const outDir = resolve(options.outDir ?? repoDir);
   const { config, warnings, locate } = loadConfigFile(configPath);
   const store = new SecretStore(repoDir, config.secrets.ageRecipients, options.env);
-  const { ca, files: caFiles } = await ensureCertificateAuthority(config, repoDir, store);
-  // The image build copies these from the repository (the internal root is made just above).
-  const missingCertificates = config.image.caCertificates.flatMap((path, i) =>
-    path === ca.rootPath || existsSync(join(repoDir, path))
-      ? []
-      : [{ file: "homelab.yaml", ...locate(["image", "caCertificates", i]), path: formatPath(["image", "caCertificates", i]), message: `${path} does not exist in the repository`, hint: "add the PEM file there, or remove the entry" }],
-  );
-  if (missingCertificates.length > 0) throw new UserError(missingCertificates);
+  const { ca, files: caFiles } = await ensureCertificateAuthority(config, repoDir, store, { rotate: options.rotateCa === true });
+  checkCaCertificateFiles(config, repoDir, ca.rootPath, locate);
   const planned = plan(config, componentsFor(config), ca);
   verifyPlan(planned);
-  const secretFiles = await renderSecrets(planned.units, store, previousSecretFiles(outDir), (value) => ({
+  const secretFiles = await renderSecrets(planned.units, store, previousSecretFiles(outDir), options.regenerate ?? [], (value) => ({
     file: "homelab.yaml",
     ...locate(value.requiredBy),
     path: formatPath(value.requiredBy),
@@ -64,19 +65,52 @@ export async function render(options: GenerateOptions): Promise<Rendered> {
     ...docsFiles(planned),
     ...imageFiles({ config, plan: planned, secretFiles, ca }),
   ];
-  return { files, stateFiles: [...caFiles, ...store.stagedFiles()], warnings, repoDir, outDir };
+  verifyFilePaths(files, planned, config, locate);
+  return { files, stateFiles: [...caFiles, ...store.stagedFiles(), ...caRecordFiles(config, repoDir, store, ca)], warnings, repoDir, outDir };
 }
 
-export async function generate(options: GenerateOptions): Promise<Rendered & { result: WriteResult & { state: string[] } }> {
-  const rendered = await render(options);
-  const result = writeTree(rendered.outDir, rendered.files);
-  return { ...rendered, result: { ...result, state: writeFiles(rendered.repoDir, rendered.stateFiles) } };
+/** Refuses output folders that would write where homelab must not: /, git's own folder, a file, a link out of the repository. */
+function checkOutDir(repoDir: string, outDir: string): void {
+  const refuse = (message: string, hint: string) => new UserError([{ file: outDir, line: 0, col: 0, path: "", message, hint }]);
+  if (outDir === resolve("/")) throw refuse("is the file system's root", "choose a folder of its own with --out");
+  if (statSync(outDir, { throwIfNoEntry: false })?.isDirectory() === false) throw refuse("is a file, not a folder", "choose a folder with --out");
+  // Where it really leads: the nearest folder that exists, links resolved, and the rest of the path.
+  let existing = outDir;
+  while (!existsSync(existing)) existing = dirname(existing);
+  const real = join(realpathSync(existing), relative(existing, outDir));
+  const realRepo = realpathSync(repoDir);
+  if (real === resolve("/")) throw refuse("leads to the file system's root", "choose a folder of its own with --out");
+  for (const gitDir of [join(repoDir, ".git"), join(realRepo, ".git")]) {
+    if (isInside(gitDir, outDir) || isInside(gitDir, real)) throw refuse("is inside the repository's .git folder", "choose a folder outside .git with --out");
+  }
+  if (isInside(repoDir, outDir) && !isInside(realRepo, real)) throw refuse("is reached through a symbolic link that leaves the repository", "use the link's real target with --out, or a real folder");
+}
+
+/** Runs `work` on the output folder: one run at a time, after finishing or undoing an interrupted one. */
+async function inOutputFolder<T>(options: GenerateOptions, command: string | undefined, work: (outDir: string, recovered: string | undefined) => Promise<T>): Promise<T> {
+  const repoDir = dirname(resolve(options.configPath));
+  const outDir = resolve(options.outDir ?? repoDir);
+  checkOutDir(repoDir, outDir);
+  // Without a config (load reports it) or only reading (--check), there is nothing to lock.
+  if (command === undefined || !existsSync(resolve(options.configPath))) return work(outDir, undefined);
+  return withRepositoryLock(outDir, command, async () => work(outDir, recoverTransaction(outDir)));
+}
+
+export async function generate(options: GenerateOptions): Promise<Rendered & { result: WriteResult; recovered?: string }> {
+  return inOutputFolder(options, options.rotateCa ? "ca rotate" : "generate", async (outDir, recovered) => {
+    const rendered = await render(options);
+    // A preview in another folder takes the state it needs with it and leaves the repository's alone.
+    const result = writeTree(outDir, rendered.files, { stateFiles: rendered.stateFiles, protectedFiles: [resolve(options.configPath)], env: options.env });
+    return { ...rendered, result, ...(recovered ? { recovered } : {}) };
+  });
 }
 
 export async function check(options: GenerateOptions): Promise<Rendered & { result: CheckResult }> {
-  const rendered = await render(options);
-  const result = checkTree(rendered.outDir, rendered.files);
-  // State that generate would create is missing from the repository, too.
-  const missingState = rendered.stateFiles.filter((f) => !existsSync(join(rendered.repoDir, f.path)) || readFileSync(join(rendered.repoDir, f.path), "utf8") !== f.content);
-  return { ...rendered, result: { ...result, missing: [...result.missing, ...missingState.map((f) => f.path)] } };
+  return inOutputFolder(options, undefined, async (outDir) => {
+    const rendered = await render(options);
+    const result = checkTree(outDir, rendered.files);
+    // State that generate would create is missing from the repository, too.
+    const missingState = rendered.stateFiles.filter((f) => !existsSync(join(outDir, f.path)) || readFileSync(join(outDir, f.path), "utf8") !== f.content);
+    return { ...rendered, result: { ...result, missing: [...result.missing, ...missingState.map((f) => f.path)] } };
+  });
 }

@@ -1,10 +1,14 @@
 // write: only changed files are rewritten, files the config no longer produces are removed,
-// and files the generator did not write are never touched.
-import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeFileSync, readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { UserError } from "./errors.ts";
+// and files the generator did not write are never touched. The manifest that records what was
+// written is a committed file that a merge can garble, so it is never trusted to name a path:
+// a removal must stay inside the output folder, avoid the repository's own state, and find the
+// bytes homelab wrote. Everything is written as one transaction (see transaction.ts).
+import { lstatSync, readFileSync, realpathSync, statSync, writeFileSync, mkdirSync, renameSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { UserError, type Diagnostic } from "./errors.ts";
+import { fileSystemError } from "./fs-errors.ts";
 import { HEADER } from "./render/yaml.ts";
+import { commitTransaction, hasPendingTransaction, sha256, type FileChmod, type FileRemoval, type FileWrite } from "./transaction.ts";
 
 export interface GeneratedFile {
   /** Relative to the output folder, with forward slashes. */
@@ -16,43 +20,64 @@ export interface GeneratedFile {
 }
 
 export const MANIFEST_PATH = ".homelab/generated.json";
+const DEFAULT_MODE = 0o644;
+
+/** Folders homelab never removes anything from: the secret store, the CA, git, its own records. */
+const PROTECTED_FOLDERS = [".git", "secrets", "certs", ".homelab"];
 
 interface Manifest {
   readonly files: Record<string, string>;
-  readonly fingerprints?: Record<string, string>;
+  readonly fingerprints: Record<string, string>;
 }
 
 export interface WriteResult {
   readonly written: string[];
   readonly unchanged: string[];
   readonly removed: string[];
+  /** Listed in the manifest but not removed (changed since, or not homelab's to remove), with why. */
+  readonly kept: { path: string; reason: string }[];
+  /** Secret store entries and CA files created or rewritten. */
+  readonly state: string[];
 }
 
 export interface CheckResult {
   readonly stale: string[];
   readonly missing: string[];
   readonly extra: string[];
+  /** Files whose executable bit is not what the tree says. */
+  readonly mode: string[];
 }
-
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 function readText(path: string): string | undefined {
   try {
     return readFileSync(path, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw fileSystemError(error, path);
   }
 }
 
+const manifestProblem = (outDir: string, message: string) =>
+  new UserError([{ file: join(outDir, MANIFEST_PATH), line: 0, col: 0, path: "", message, hint: `restore it from git (git checkout -- ${MANIFEST_PATH})` }]);
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
 function readManifest(outDir: string): Manifest {
   const text = readText(join(outDir, MANIFEST_PATH));
-  if (text === undefined) return { files: {} };
+  if (text === undefined) return { files: {}, fingerprints: {} };
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as Manifest;
+    parsed = JSON.parse(text);
   } catch {
-    throw new UserError(`${MANIFEST_PATH} is not valid JSON: restore it from git (git checkout -- ${MANIFEST_PATH})`);
+    throw manifestProblem(outDir, "is not valid JSON");
   }
+  if (!isRecord(parsed) || !isRecord(parsed.files) || (parsed.fingerprints !== undefined && !isRecord(parsed.fingerprints))) {
+    throw manifestProblem(outDir, 'is not a homelab manifest (expected {"files": {path: sha256}})');
+  }
+  // Entries of the wrong shape are dropped: they can name nothing to keep or remove.
+  const strings = (record: Record<string, unknown>) => Object.fromEntries(Object.entries(record).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+  return { files: strings(parsed.files), fingerprints: strings(parsed.fingerprints ?? {}) };
 }
 
 function manifestFor(files: readonly GeneratedFile[]): GeneratedFile {
@@ -69,7 +94,7 @@ function manifestFor(files: readonly GeneratedFile[]): GeneratedFile {
 export function previousSecretFiles(outDir: string): (path: string) => { content: string; fingerprint: string } | undefined {
   const manifest = readManifest(outDir);
   return (path) => {
-    const fingerprint = manifest.fingerprints?.[path];
+    const fingerprint = manifest.fingerprints[path];
     const content = fingerprint ? readText(join(outDir, path)) : undefined;
     return fingerprint && content !== undefined && sha256(content) === manifest.files[path] ? { content, fingerprint } : undefined;
   };
@@ -81,11 +106,15 @@ function isOurs(path: string, current: string, manifest: Manifest): boolean {
 }
 
 /** Writes a file whole or not at all (a crash never leaves half a file), creating its folder. */
-export function writeFileAtomic(target: string, content: string, mode = 0o644): void {
-  mkdirSync(dirname(target), { recursive: true });
-  const temporary = `${target}.homelab-tmp`;
-  writeFileSync(temporary, content, { mode });
-  renameSync(temporary, target);
+export function writeFileAtomic(target: string, content: string, mode = DEFAULT_MODE): void {
+  try {
+    mkdirSync(dirname(target), { recursive: true });
+    const temporary = `${target}.homelab-tmp`;
+    writeFileSync(temporary, content, { mode });
+    renameSync(temporary, target);
+  } catch (error) {
+    throw fileSystemError(error, target);
+  }
 }
 
 /** Writes each file into `dir`; returns their paths. */
@@ -94,57 +123,161 @@ export function writeFiles(dir: string, files: readonly { path: string; content:
   return files.map((f) => f.path);
 }
 
-export function writeTree(outDir: string, files: readonly GeneratedFile[]): WriteResult {
-  const manifest = readManifest(outDir);
-  const all = [...files, manifestFor(files)];
-  const plan = all.map((file) => ({ file, current: readText(join(outDir, file.path)) }));
-  const foreign = plan.filter(({ file, current }) => current !== undefined && current !== file.content && !isOurs(file.path, current, manifest));
-  if (foreign.length > 0) {
-    throw new UserError(
-      foreign.map(({ file }) => ({ file: join(outDir, file.path), line: 0, col: 0, path: "", message: "exists and was not written by homelab; it is left untouched", hint: "move it away, then run generate again" })),
-    );
+export function isInside(parent: string, child: string): boolean {
+  const rel = relative(parent, child);
+  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
+}
+
+/**
+ * Checks, once per folder, that writing `path` under `outDir` goes where it says: no folder on
+ * the way is a symbolic link (homelab never writes through one) or a file, and the target is
+ * not a folder or a link.
+ */
+class PathGuard {
+  private readonly folders = new Map<string, Diagnostic | null>();
+  private readonly outDir: string;
+  constructor(outDir: string) {
+    this.outDir = outDir;
   }
-  const result: WriteResult = { written: [], unchanged: [], removed: [] };
-  for (const { file, current } of plan) {
+
+  private problem(path: string, message: string, hint: string): Diagnostic {
+    return { file: join(this.outDir, path), line: 0, col: 0, path: "", message, hint };
+  }
+
+  private folder(relativeDir: string): Diagnostic | null {
+    if (relativeDir === "." || relativeDir === "") return null;
+    const known = this.folders.get(relativeDir);
+    if (known !== undefined) return known;
+    let found = this.folder(dirname(relativeDir));
+    if (!found) {
+      try {
+        const stat = lstatSync(join(this.outDir, relativeDir));
+        if (stat.isSymbolicLink()) found = this.problem(relativeDir, "is a symbolic link; homelab does not write through links", "replace the link with a real folder, then run again");
+        else if (!stat.isDirectory()) found = this.problem(relativeDir, "is a file where homelab needs a folder", "move that file away, then run again");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw fileSystemError(error, join(this.outDir, relativeDir));
+      }
+    }
+    this.folders.set(relativeDir, found);
+    return found;
+  }
+
+  /** The problem with writing or removing this file, if any. */
+  check(path: string): Diagnostic | undefined {
+    const inFolder = this.folder(dirname(path));
+    if (inFolder) return inFolder;
+    try {
+      const stat = lstatSync(join(this.outDir, path));
+      if (stat.isSymbolicLink()) return this.problem(path, "is a symbolic link; homelab does not write through links", "remove the link, then run again");
+      if (stat.isDirectory()) return this.problem(path, "is a folder where homelab writes a file", "move the folder away, then run again");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw fileSystemError(error, join(this.outDir, path));
+    }
+    return undefined;
+  }
+}
+
+/** Why a manifest entry must not be removed, or undefined when it may be. */
+function removalRefusal(outDir: string, protectedFiles: readonly string[], guard: PathGuard, path: string, hash: string): string | undefined {
+  const target = resolve(outDir, path);
+  const segments = path.split("/");
+  if (isAbsolute(path) || path.includes("\\") || segments.some((s) => s === ".." || s === "." || s === "") || !isInside(outDir, target)) {
+    return "it is not a path inside the output folder";
+  }
+  if (PROTECTED_FOLDERS.includes(segments[0] as string) || protectedFiles.some((file) => file === target || isInside(file, target))) {
+    return "homelab never removes the config, the secret store, certs/, .git or its own records";
+  }
+  const problem = guard.check(path);
+  if (problem) return problem.message;
+  let realParent: string;
+  try {
+    realParent = realpathSync(dirname(target));
+  } catch {
+    return undefined; // Its folder is gone, and the file with it.
+  }
+  if (!isInside(realpathSync(outDir), realParent)) return "it resolves outside the output folder";
+  if (!/^[0-9a-f]{64}$/.test(hash)) return "its recorded hash is not a SHA-256";
+  const current = readText(target);
+  if (current !== undefined && sha256(current) !== hash) return "it changed since homelab wrote it";
+  return undefined;
+}
+
+export interface WriteOptions {
+  /** Repository state (secret store, CA) to write first, in the same transaction. */
+  readonly stateFiles?: readonly { path: string; content: string }[];
+  /** Absolute paths that are never removed (the config file). */
+  readonly protectedFiles?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export function writeTree(outDir: string, files: readonly GeneratedFile[], options: WriteOptions = {}): WriteResult {
+  const manifest = readManifest(outDir);
+  const guard = new PathGuard(outDir);
+  const stateFiles = options.stateFiles ?? [];
+  const all = [...files, manifestFor(files)];
+
+  const problems: Diagnostic[] = [];
+  const planned = [...stateFiles, ...all].map((file) => {
+    const problem = guard.check(file.path);
+    if (problem) problems.push(problem);
+    return { file, current: problem ? undefined : readText(join(outDir, file.path)) };
+  });
+  for (const { file, current } of planned.slice(stateFiles.length)) {
+    if (current !== undefined && current !== file.content && !isOurs(file.path, current, manifest)) {
+      problems.push({ file: join(outDir, file.path), line: 0, col: 0, path: "", message: "exists and was not written by homelab; it is left untouched", hint: "move it away, then run generate again" });
+    }
+  }
+  if (problems.length > 0) throw new UserError(problems);
+
+  const result: WriteResult = { written: [], unchanged: [], removed: [], kept: [], state: [] };
+  const writes: FileWrite[] = [];
+  const chmods: FileChmod[] = [];
+  planned.forEach(({ file, current }, index) => {
+    const isState = index < stateFiles.length;
+    const mode = ("mode" in file ? file.mode : undefined) ?? DEFAULT_MODE;
     if (current === file.content) {
-      if (file.path !== MANIFEST_PATH) result.unchanged.push(file.path);
+      if (!isState && file.path !== MANIFEST_PATH) result.unchanged.push(file.path);
+      if (executable(mode) !== executable(statSync(join(outDir, file.path)).mode)) chmods.push({ path: file.path, mode });
+      return;
+    }
+    writes.push({ path: file.path, content: file.content, mode });
+    if (isState) result.state.push(file.path);
+    else if (file.path !== MANIFEST_PATH) result.written.push(file.path);
+  });
+
+  const produced = new Set(all.map((f) => f.path));
+  const removals: FileRemoval[] = [];
+  for (const [path, hash] of Object.entries(manifest.files).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (produced.has(path)) continue;
+    const refusal = removalRefusal(outDir, options.protectedFiles ?? [], guard, path, hash);
+    if (refusal) {
+      if (readText(resolve(outDir, path)) !== undefined) result.kept.push({ path, reason: refusal });
       continue;
     }
-    writeFileAtomic(join(outDir, file.path), file.content, file.mode);
-    if (file.path !== MANIFEST_PATH) result.written.push(file.path);
-  }
-  const produced = new Set(all.map((f) => f.path));
-  for (const path of Object.keys(manifest.files).sort()) {
-    if (produced.has(path)) continue;
-    const target = join(outDir, path);
-    if (readText(target) === undefined) continue;
-    unlinkSync(target);
-    removeEmptyParents(outDir, dirname(path));
+    if (readText(join(outDir, path)) === undefined) continue;
+    removals.push({ path, sha256: hash });
     result.removed.push(path);
   }
+  commitTransaction(outDir, { writes, chmods, removals }, options.env);
   return result;
 }
+
+const executable = (mode: number) => (mode & 0o100) !== 0;
 
 export function checkTree(outDir: string, files: readonly GeneratedFile[]): CheckResult {
   const manifest = readManifest(outDir);
   const all = [...files, manifestFor(files)];
-  const result: CheckResult = { stale: [], missing: [], extra: [] };
+  const result: CheckResult = { stale: [], missing: [], extra: [], mode: [] };
+  if (hasPendingTransaction(outDir)) result.stale.push(`${MANIFEST_PATH} (an interrupted run: \`npm run generate\` finishes it)`);
   for (const file of all) {
     const current = readText(join(outDir, file.path));
     if (current === undefined) result.missing.push(file.path);
     else if (current !== file.content) result.stale.push(file.path);
+    else if (executable(file.mode ?? DEFAULT_MODE) !== executable(statSync(join(outDir, file.path)).mode)) result.mode.push(file.path);
   }
   const produced = new Set(all.map((f) => f.path));
   for (const path of Object.keys(manifest.files).sort()) {
-    if (!produced.has(path) && readText(join(outDir, path)) !== undefined) result.extra.push(path);
+    if (!produced.has(path) && isInside(outDir, resolve(outDir, path)) && readText(resolve(outDir, path)) !== undefined) result.extra.push(path);
   }
   return result;
-}
-
-function removeEmptyParents(outDir: string, relativeDir: string): void {
-  for (let dir = relativeDir; dir !== "." && dir !== ""; dir = dirname(dir)) {
-    const absolute = join(outDir, dir);
-    if (readdirSync(absolute).length > 0) return;
-    rmdirSync(absolute);
-  }
 }

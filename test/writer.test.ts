@@ -30,7 +30,7 @@ describe("writer", () => {
     expect(first.result.written.length).toBe(first.files.length);
     const mtimes = first.files.map((f) => statSync(join(dir, f.path)).mtimeMs);
     const second = await generate({ configPath });
-    expect(second.result).toEqual({ written: [], unchanged: first.files.map((f) => f.path), removed: [], state: [] });
+    expect(second.result).toEqual({ written: [], unchanged: first.files.map((f) => f.path), removed: [], kept: [], state: [] });
     expect(first.files.map((f) => statSync(join(dir, f.path)).mtimeMs)).toEqual(mtimes);
   });
 

@@ -7,6 +7,7 @@ import type { PlannedUnit } from "../plan.ts";
 import type { SecretSpec, SecretValue } from "../components/types.ts";
 import type { GeneratedFile } from "../writer.ts";
 import { UserError, type Diagnostic } from "../errors.ts";
+import { closest } from "../config/did-you-mean.ts";
 import { encryptDocument } from "./sops.ts";
 import type { SecretStore } from "./store.ts";
 
@@ -41,22 +42,63 @@ export function storeRefs(value: SecretValue): { name: string; origin: "generate
 
 const storeName = (value: SecretValue) => storeRefs(value)[0]?.name as string;
 
+/** What a new value breaks, for the values where that is more than a restart. */
+const REGENERATE_CONSEQUENCES: Record<string, string> = {
+  "longhorn.cryptoKey": "encrypted volumes and off-site backups made with the old key can no longer be read",
+  "gitea.postgresPassword": "Gitea's existing database keeps the old password until you change it there too",
+  "gitea.postgresAdminPassword": "the existing database keeps the old password until you change it there too",
+  "authentik.postgresPassword": "Authentik's existing database keeps the old password until you change it there too",
+  "authentik.postgresAdminPassword": "the existing database keeps the old password until you change it there too",
+  "authentik.secretKey": "every Authentik session and token signed with the old key ends",
+};
+
 export async function renderSecrets(
   units: readonly PlannedUnit[],
   store: SecretStore,
   previous: PreviousSecrets,
+  regenerate: readonly string[],
   missing: (value: Extract<SecretValue, { supplied: string }>) => Diagnostic,
 ): Promise<GeneratedFile[]> {
   const problems: Diagnostic[] = [];
   const specs = units.flatMap((unit) => (unit.secrets ?? []).map((spec) => ({ unit, spec, path: secretFilePath(unit, spec) })));
+  const refsOf = (spec: SecretSpec) => Object.values(spec.data).flatMap((value) => ("template" in value ? Object.values(value.inputs) : [value]));
+
+  const generatedNames = new Set(specs.flatMap(({ spec }) => refsOf(spec).flatMap((ref) => ("generated" in ref ? [ref.generated] : []))));
+  for (const name of regenerate) {
+    if (generatedNames.has(name)) continue;
+    problems.push({
+      file: "homelab.yaml",
+      line: 0,
+      col: 0,
+      path: "",
+      message: `--regenerate ${name}: not a value this config generates`,
+      hint: `values it generates: ${[...generatedNames].sort().join(", ")}${closest(name, [...generatedNames]) ? ` (did you mean ${closest(name, [...generatedNames])}?)` : ""}`,
+    });
+  }
 
   // First the store: create generated values on first need, re-encrypt for new recipients.
+  const made = new Set<string>();
   for (const { spec } of specs) {
-    for (const value of Object.values(spec.data)) {
-      for (const ref of "template" in value ? Object.values(value.inputs) : [value]) {
-        if ("generated" in ref && !store.has(ref.generated)) await store.set(ref.generated, newValue(ref.form));
-        if ("supplied" in ref && !store.has(ref.supplied)) problems.push(missing(ref));
+    for (const ref of refsOf(spec)) {
+      if ("supplied" in ref && !store.has(ref.supplied)) problems.push(missing(ref));
+      if (!("generated" in ref) || made.has(ref.generated)) continue;
+      const name = ref.generated;
+      if (!regenerate.includes(name) && store.has(name)) continue;
+      // A committed Secret holds the old value: making a new one silently would break what uses it.
+      const users = specs.filter((s) => refsOf(s.spec).some((r) => "generated" in r && r.generated === name) && previous(s.path)).map((s) => s.path);
+      if (!regenerate.includes(name) && users.length > 0) {
+        problems.push({
+          file: store.relativePath(name),
+          line: 0,
+          col: 0,
+          path: "",
+          message: `is missing, but ${users.join(", ")} uses its value; homelab never makes a new one on its own`,
+          hint: `restore it from git (git checkout -- ${store.relativePath(name)}), or make a new value with \`npm run generate -- --regenerate ${name}\`${REGENERATE_CONSEQUENCES[name] ? ` (${REGENERATE_CONSEQUENCES[name]})` : ""}`,
+        });
+        continue;
       }
+      await store.set(name, newValue(ref.form));
+      made.add(name);
     }
   }
   if (problems.length > 0) throw new UserError(problems);

@@ -1,0 +1,111 @@
+// One run at a time per repository: a lock file that names its holder. A second run waits a
+// little (the first may be about to finish), then says who holds the lock. A lock left by a
+// process that no longer runs on this machine is taken over.
+import { hostname } from "node:os";
+import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { UserError } from "./errors.ts";
+import { fileSystemError } from "./fs-errors.ts";
+
+export const LOCK_PATH = ".homelab/lock";
+
+interface Holder {
+  readonly pid: number;
+  readonly host: string;
+  readonly command: string;
+  readonly started: string;
+}
+
+function readHolder(path: string): Holder | undefined {
+  try {
+    const holder = JSON.parse(readFileSync(path, "utf8")) as Partial<Holder> | null;
+    return holder && typeof holder.pid === "number" && typeof holder.host === "string" ? (holder as Holder) : undefined;
+  } catch {
+    // Gone, or half written by a holder that is starting right now.
+    return undefined;
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function tryCreate(path: string, holder: Holder): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, "wx", 0o644);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw fileSystemError(error, path);
+  }
+  writeSync(fd, `${JSON.stringify(holder)}\n`);
+  closeSync(fd);
+  return true;
+}
+
+export interface LockOptions {
+  /** How long a second run waits for the first before giving up. */
+  readonly waitMs?: number;
+}
+
+/** Runs `work` holding the repository's lock; always releases it. */
+export async function withRepositoryLock<T>(dir: string, command: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const path = join(dir, LOCK_PATH);
+  try {
+    mkdirSync(join(dir, ".homelab"), { recursive: true });
+  } catch (error) {
+    throw fileSystemError(error, join(dir, ".homelab"));
+  }
+  const me: Holder = { pid: process.pid, host: hostname(), command, started: new Date().toISOString() };
+  const deadline = Date.now() + (options.waitMs ?? 3000);
+  for (;;) {
+    if (tryCreate(path, me)) break;
+    const holder = readHolder(path);
+    if (holder && holder.host === me.host && !isRunning(holder.pid)) {
+      // Its process is gone (killed, crashed): the lock protects nothing any more.
+      try {
+        unlinkSync(path);
+      } catch {
+        // Another run took it over first; try again.
+      }
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      const who = holder ? `\`homelab ${holder.command}\` (pid ${holder.pid} on ${holder.host}, since ${holder.started})` : "another homelab run";
+      throw new UserError([
+        {
+          file: path,
+          line: 0,
+          col: 0,
+          path: "",
+          message: `${who} is working on this repository`,
+          hint: `wait for it to finish; if no such process runs any more, remove ${LOCK_PATH}`,
+        },
+      ]);
+    }
+    await sleep(100);
+  }
+  const release = () => {
+    if (readHolder(path)?.pid !== me.pid) return;
+    unlinkSync(path);
+    // A run that wrote nothing leaves no trace: the folder goes when the lock was all it held.
+    try {
+      rmdirSync(join(dir, ".homelab"));
+    } catch {
+      // It holds the manifest or a journal.
+    }
+  };
+  process.once("exit", release);
+  try {
+    return await work();
+  } finally {
+    process.removeListener("exit", release);
+    release();
+  }
+}
