@@ -8,8 +8,10 @@
 //      A missing default file is no error.
 // In a keys file, empty lines and lines starting with "#" are skipped; every other line must be
 // an identity. Errors name the source and line, never the line's text.
-import { readFileSync } from "node:fs";
-import { isAbsolute, join } from "node:path";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { UserError } from "../errors.ts";
+import { fileSystemError } from "../fs-errors.ts";
 import { SopsError } from "./sops.ts";
 
 const IDENTITY = /^AGE-SECRET-KEY-(PQ-)?1[02-9AC-HJ-NP-Z]+$/;
@@ -84,4 +86,92 @@ export function findAgeIdentities(env: NodeJS.ProcessEnv = process.env, platform
     if (text !== undefined) found.push(...parseAgeIdentities(text, defaultFile));
   }
   return [...new Set(found)];
+}
+
+/** The path with symbolic links resolved, also when the file or some of its folders do not exist yet. */
+function physicalPath(path: string): string {
+  const missing: string[] = [];
+  let existing = resolve(path);
+  while (!existsSync(existing)) {
+    missing.unshift(basename(existing));
+    existing = dirname(existing);
+  }
+  return join(realpathSync(existing), ...missing);
+}
+
+/** The git work tree a path lies in: the nearest folder above it holding a .git (folder or file). */
+function enclosingWorkTree(physical: string): string | undefined {
+  for (let dir = dirname(physical); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, ".git"))) return dir;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+function isInside(path: string, folder: string): boolean {
+  const rest = relative(folder, path);
+  return rest !== "" && !rest.startsWith(`..${sep}`) && rest !== ".." && !isAbsolute(rest);
+}
+
+/** Why a private key must not go to `keyFile`, or undefined when it may. */
+function keyFileProblem(keyFile: string, repoDir: string): string | undefined {
+  const physical = physicalPath(keyFile);
+  if (isInside(physical, physicalPath(repoDir))) return `is inside the repository (${repoDir})`;
+  const workTree = enclosingWorkTree(physical);
+  return workTree === undefined ? undefined : `is inside the git work tree ${workTree}`;
+}
+
+/**
+ * Throws unless a new private key may be added to `keyFile`: never inside the repository or any
+ * git work tree (one `git add` from being published), and an existing keys file must be readable
+ * by its owner alone.
+ */
+export function checkKeyFileForNewKey(keyFile: string, repoDir: string, env: NodeJS.ProcessEnv = process.env): void {
+  const refuse = (message: string, hint: string) => new UserError([{ file: keyFile, line: 0, col: 0, path: "", message, hint }]);
+  const problem = keyFileProblem(keyFile, repoDir);
+  if (problem !== undefined) {
+    const standard = defaultAgeKeyFile(env);
+    const unsetInstead = env["SOPS_AGE_KEY_FILE"] && standard !== undefined && keyFileProblem(standard, repoDir) === undefined;
+    throw refuse(
+      `${problem}: a private key there is one \`git add\` away from being published; no key was written`,
+      unsetInstead
+        ? `unset SOPS_AGE_KEY_FILE so the key goes to ${standard}, where sops looks for it, or point SOPS_AGE_KEY_FILE at a file outside any git repository`
+        : "point SOPS_AGE_KEY_FILE at a file outside any git repository (and keep it set, so sops finds the key)",
+    );
+  }
+  let mode: number;
+  try {
+    const stats = statSync(keyFile, { throwIfNoEntry: false });
+    if (stats === undefined) return;
+    if (!stats.isFile()) throw refuse("is not a file", "point SOPS_AGE_KEY_FILE at the age keys file");
+    mode = stats.mode & 0o777;
+  } catch (error) {
+    throw error instanceof UserError ? error : fileSystemError(error, keyFile);
+  }
+  if ((mode & 0o077) !== 0) {
+    throw refuse(`other users can read this keys file (mode ${mode.toString(8).padStart(4, "0")}); the new key is not added to it until only you can`, `run \`chmod 600 ${keyFile}\`, then run init again`);
+  }
+}
+
+/**
+ * Appends `text` to the keys file, durably; a new file is made 0600 in folders made 0700.
+ * Returns what takes the addition back (for a run that fails before anything uses the key).
+ */
+export function addToKeysFile(keyFile: string, text: string): () => void {
+  try {
+    const before = statSync(keyFile, { throwIfNoEntry: false })?.size;
+    if (before === undefined) mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
+    const fd = openSync(keyFile, before === undefined ? "wx" : "a+", 0o600);
+    try {
+      // A file without a final newline would glue the new comment line to its last key.
+      const last = Buffer.alloc(1);
+      const separator = before !== undefined && before > 0 && readSync(fd, last, 0, 1, before - 1) === 1 && last[0] !== 0x0a ? "\n" : "";
+      writeSync(fd, `${separator}${text}`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return () => (before === undefined ? unlinkSync(keyFile) : truncateSync(keyFile, before));
+  } catch (error) {
+    throw fileSystemError(error, keyFile);
+  }
 }

@@ -6,14 +6,27 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFiles } from "../writer.ts";
 import { createHash } from "node:crypto";
+import { identityToRecipient } from "age-encryption";
 import { UserError } from "../errors.ts";
+import { fileSystemError } from "../fs-errors.ts";
 import { findAgeIdentities } from "./age-keys.ts";
-import { decryptDocument, encryptDocument, sopsMetadata } from "./sops.ts";
+import { decryptDocument, encryptDocument, SopsError, sopsMetadata } from "./sops.ts";
 
 export const STORE_DIR = "secrets";
 
 /** Store names are dotted identifiers: longhorn.backup.accessKeyId */
-export const STORE_NAME = /^[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9-]+)*$/;
+const STORE_NAME = /^[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9-]+)*$/;
+
+/** Far below a file name's limit (255 bytes with ".sops.yaml"), far above any real name. */
+const MAX_STORE_NAME_LENGTH = 200;
+
+/** Throws when `name` cannot be a store name (its file name is made from it). */
+export function checkStoreName(name: string): void {
+  if (name.length > MAX_STORE_NAME_LENGTH) {
+    throw new UserError(`a secret name is at most ${MAX_STORE_NAME_LENGTH} characters; "${name.slice(0, 40)}…" has ${name.length}`);
+  }
+  if (!STORE_NAME.test(name)) throw new UserError(`"${name}" is not a secret name: use letters, digits, '-' and '.' (e.g. longhorn.backup.accessKeyId)`);
+}
 
 interface Entry {
   /** The file text as it is (or will be) in the repository. */
@@ -26,8 +39,24 @@ interface Entry {
   metadata?: { recipients: string[]; encryptedValues: string[] };
 }
 
-function metadataOf(entry: Entry): { recipients: string[]; encryptedValues: string[] } {
-  entry.metadata ??= sopsMetadata(entry.text);
+/** A store file that is not what homelab wrote: truncated, hand-edited, or not SOPS at all. */
+function damaged(path: string, reason: string): UserError {
+  return new UserError([{ file: path, line: 0, col: 0, path: "", message: reason, hint: `restore it from git: \`git checkout -- ${path}\`` }]);
+}
+
+/** The public keys of age identities (a kind this age library cannot read is left out). */
+async function recipientsOf(identities: readonly string[]): Promise<string[]> {
+  const recipients = await Promise.all(identities.map((identity) => identityToRecipient(identity).catch(() => undefined)));
+  return recipients.filter((recipient) => recipient !== undefined);
+}
+
+function metadataOf(entry: Entry, path: string): { recipients: string[]; encryptedValues: string[] } {
+  try {
+    entry.metadata ??= sopsMetadata(entry.text);
+  } catch (error) {
+    if (error instanceof SopsError) throw damaged(path, `is not a readable SOPS file: ${error.message}`);
+    throw error;
+  }
   return entry.metadata;
 }
 
@@ -53,7 +82,13 @@ export class SecretStore {
     if (known) return known;
     const path = join(this.repoDir, this.relativePath(name));
     if (!existsSync(path)) return undefined;
-    const entry = { text: readFileSync(path, "utf8"), staged: false };
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (error) {
+      throw fileSystemError(error, path);
+    }
+    const entry = { text, staged: false };
     this.entries.set(name, entry);
     return entry;
   }
@@ -77,7 +112,7 @@ export class SecretStore {
   fingerprint(name: string): string {
     const entry = this.entry(name);
     if (!entry) throw new Error(`secret ${name} is not in the store`);
-    const { recipients, encryptedValues } = metadataOf(entry);
+    const { recipients, encryptedValues } = metadataOf(entry, this.relativePath(name));
     return createHash("sha256").update(JSON.stringify([[...recipients].sort(), encryptedValues])).digest("hex");
   }
 
@@ -85,12 +120,12 @@ export class SecretStore {
   needsReencryption(name: string): boolean {
     const entry = this.entry(name);
     if (!entry) return false;
-    const current = [...metadataOf(entry).recipients].sort();
+    const current = [...metadataOf(entry, this.relativePath(name)).recipients].sort();
     return JSON.stringify(current) !== JSON.stringify([...this.recipients].sort());
   }
 
   async set(name: string, plaintext: string): Promise<void> {
-    if (!STORE_NAME.test(name)) throw new UserError(`"${name}" is not a secret name (letters, digits, '-' and '.')`);
+    checkStoreName(name);
     const text = await encryptDocument({ value: plaintext }, { recipients: this.recipients });
     this.entries.set(name, { text, plaintext, staged: true });
   }
@@ -100,6 +135,9 @@ export class SecretStore {
     const entry = this.entry(name);
     if (!entry) throw new Error(`secret ${name} is not in the store`);
     if (entry.plaintext !== undefined) return entry.plaintext;
+    const path = this.relativePath(name);
+    // A damaged file is said to be one before any key is looked for.
+    metadataOf(entry, path);
     let identities: string[];
     try {
       identities = this.identities ??= findAgeIdentities(this.env);
@@ -109,7 +147,7 @@ export class SecretStore {
     if (identities.length === 0) {
       throw new UserError([
         {
-          file: this.relativePath(name),
+          file: path,
           line: 0,
           col: 0,
           path: "",
@@ -122,7 +160,11 @@ export class SecretStore {
       const { data } = await decryptDocument(entry.text, identities);
       entry.plaintext = String(data.value);
     } catch (error) {
-      throw new UserError([{ file: this.relativePath(name), line: 0, col: 0, path: "", message: `cannot decrypt: ${(error as Error).message}`, hint: "is your age key one of secrets.ageRecipients?" }]);
+      if (!(error instanceof SopsError)) throw error;
+      // Encrypted to one of the keys at hand and still unreadable: the file itself is damaged.
+      const ours = await recipientsOf(identities);
+      if (metadataOf(entry, path).recipients.some((recipient) => ours.includes(recipient))) throw damaged(path, `cannot decrypt: ${error.message}`);
+      throw new UserError([{ file: path, line: 0, col: 0, path: "", message: `cannot decrypt: ${error.message}`, hint: "is your age key one of secrets.ageRecipients?" }]);
     }
     return entry.plaintext;
   }
