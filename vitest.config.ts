@@ -1,16 +1,20 @@
 import { join } from "node:path";
 import { defineConfig } from "vitest/config";
+import { MissingToolsReporter } from "./test/support/missing-tools-reporter.ts";
+import { kubectl } from "./test/support/tools.ts";
 
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],
     setupFiles: ["test/support/cleanup.ts"],
+    // The default output, then one line naming what a missing system tool skipped.
+    reporters: ["default", new MissingToolsReporter()],
     // The demo's TEST-ONLY key, so tests can read what they generate (never a real key).
     env: {
       SOPS_AGE_KEY_FILE: join(import.meta.dirname, "test", "fixtures", "demo-age.key"),
       // The pinned kubectl (see test/support/tools.ts) for `homelab diff`.
-      HOMELAB_KUBECTL: join(import.meta.dirname, "node_modules", ".cache", "homelab-tools", "kubectl", "kubectl"),
+      HOMELAB_KUBECTL: kubectl,
     },
     // A guard against a hung test, not a speed goal (those live in `npm run bench`): generous
     // enough that a busy 2-core machine never trips it. The property tests have no clock at all.

@@ -17,6 +17,7 @@ import {
   stepCaValues,
   stepIssuerSpec,
 } from "../generator/secrets/step-ca.ts";
+import { requires } from "./support/requires.ts";
 
 const now = new Date("2026-03-01T12:00:00Z");
 let material: CaMaterial;
@@ -87,12 +88,12 @@ async function issue(options: {
 }
 
 describe("certificate chain", () => {
-  test("the intermediate verifies against the root", () => {
+  test("the intermediate verifies against the root", requires("openssl"), () => {
     expect(ok(["verify", "-CAfile", file("root.pem"), file("intermediate.pem")])).toContain(": OK");
     expect(ok(["verify", "-CAfile", file("root.pem"), file("root.pem")])).toContain(": OK");
   });
 
-  test("a 24 h leaf signed with the intermediate key verifies through the intermediate", async () => {
+  test("a 24 h leaf signed with the intermediate key verifies through the intermediate", requires("openssl"), async () => {
     const leaf = (await issue({ hours: 24, dnsNames: ["app.home.example"] })).pem;
     writeFileSync(file("leaf.pem"), leaf);
     const verified = ok(["verify", "-CAfile", file("root.pem"), "-untrusted", file("intermediate.pem"), "-purpose", "sslserver", file("leaf.pem")]);
@@ -105,7 +106,7 @@ describe("certificate chain", () => {
     expect(Date.parse(cert.validTo) - Date.parse(cert.validFrom)).toBe(24 * 3600_000);
   });
 
-  test("pathlen 0 on the intermediate: nothing a CA below it signs verifies", async () => {
+  test("pathlen 0 on the intermediate: nothing a CA below it signs verifies", requires("openssl"), async () => {
     const subCa = await issue({ hours: 24, ca: true });
     const leaf = await issue({ hours: 24, dnsNames: ["app.home.example"], issuer: subCa });
     writeFileSync(file("sub-ca-chain.pem"), material.intermediateCertificate + subCa.pem);
@@ -116,7 +117,7 @@ describe("certificate chain", () => {
     expect(result.stdout + result.stderr).toMatch(/CN = homelab Intermediate CA\nerror 25 at 2 depth lookup: path length constraint exceeded/);
   });
 
-  test("extensions and subjects as `step ca init` writes them", () => {
+  test("extensions and subjects as `step ca init` writes them", requires("openssl"), () => {
     const root = ok(["x509", "-in", file("root.pem"), "-noout", "-text"]);
     const intermediate = ok(["x509", "-in", file("intermediate.pem"), "-noout", "-text"]);
     for (const [text, pathlen] of [[root, 1], [intermediate, 0]] as const) {
@@ -150,7 +151,7 @@ describe("certificate chain", () => {
 });
 
 describe("private keys", () => {
-  test("encrypted PKCS#8 with PBES2 / PBKDF2-HMAC-SHA256 / AES-256-CBC (what step's pemutil reads)", () => {
+  test("encrypted PKCS#8 with PBES2 / PBKDF2-HMAC-SHA256 / AES-256-CBC (what step's pemutil reads)", requires("openssl"), () => {
     for (const key of ["root.key", "intermediate.key"]) {
       expect(readFileSync(file(key), "utf8")).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/);
       const asn1 = ok(["asn1parse", "-in", file(key)]);
@@ -158,7 +159,7 @@ describe("private keys", () => {
     }
   });
 
-  test("each key decrypts with its password and matches its certificate", () => {
+  test("each key decrypts with its password and matches its certificate", requires("openssl"), () => {
     for (const [key, cert, password] of [
       ["root.key", "root.pem", material.rootPassword],
       ["intermediate.key", "intermediate.pem", material.password],
@@ -170,7 +171,7 @@ describe("private keys", () => {
     }
   });
 
-  test("a wrong password fails; root and intermediate passwords differ", () => {
+  test("a wrong password fails; root and intermediate passwords differ", requires("openssl"), () => {
     expect(openssl(["pkey", "-in", file("intermediate.key"), "-passin", "pass:wrong", "-noout"]).status).not.toBe(0);
     expect(openssl(["pkey", "-in", file("root.key"), "-passin", "pass:wrong", "-noout"]).status).not.toBe(0);
     expect(openssl(["pkey", "-in", file("intermediate.key"), "-passin", `pass:${material.rootPassword}`, "-noout"]).status).not.toBe(0);
@@ -272,7 +273,7 @@ describe("step-certificates values", () => {
     expect(() => stepCaValues({ material, dnsNames: ["not a name"] })).toThrow(/DNS name/);
   });
 
-  test("defaults.json: the root fingerprint is openssl's SHA-256 of the root", () => {
+  test("defaults.json: the root fingerprint is openssl's SHA-256 of the root", requires("openssl"), () => {
     const defaults = files(stepCaValues({ material, dnsNames: [] }).values)["defaults.json"];
     const fingerprint = ok(["x509", "-in", file("root.pem"), "-noout", "-fingerprint", "-sha256"]).trim().split("=")[1] ?? "";
     expect(defaults).toEqual({

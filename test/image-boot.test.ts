@@ -30,6 +30,7 @@ import { decryptDocument } from "../generator/secrets/sops.ts";
 import { startFakeGitea, type FakeGitea } from "./support/fake-gitea.ts";
 import { CORE_TYPES, startFakeKube, type FakeKube, type ResourceType, type StoredObject } from "./support/fake-kube.ts";
 import { demoKeyFile, referenceConfigPath, renderText, tempDir, tempRepo, minimalConfig } from "./support/render.ts";
+import { requires } from "./support/requires.ts";
 import { kubectl } from "./support/tools.ts";
 
 const fileAt = (r: Rendered, path: string) => r.files.find((f) => f.path === path);
@@ -85,7 +86,7 @@ describe("rendered files", () => {
     });
   });
 
-  test("shellcheck passes the script, following its settings file", () => {
+  test("shellcheck passes the script, following its settings file", requires("shellcheck"), () => {
     const script = join(stage, BOOTSTRAP_SCRIPT);
     expect(() => execFileSync("shellcheck", ["--external-sources", script], { cwd: dirname(script), stdio: "pipe" })).not.toThrow();
     // The source directive points at the settings file as the image lays it out: checked, not skipped.
@@ -128,7 +129,7 @@ describe("rendered files", () => {
     expect(execFileSync("bash", ["-c", `V=${shellQuote(nasty)}; printf %s "$V"`], { encoding: "utf8" })).toBe(nasty);
   });
 
-  test("every unit passes systemd-analyze verify against a staged root", () => {
+  test("every unit passes systemd-analyze verify against a staged root", requires("systemd-analyze"), () => {
     const root = tempDir("homelab-units-");
     // The host's own units (targets the units are ordered against), then ours and stand-ins
     // for what they execute.
@@ -176,7 +177,7 @@ describe("rendered files", () => {
     expect(k3s).toContain("Conflicts=k3s-agent.service\n");
   });
 
-  test("tmpfiles.d makes the state folder, k3s's and Longhorn's data path, as systemd-tmpfiles reads it", async () => {
+  test("tmpfiles.d makes the state folder, k3s's and Longhorn's data path, as systemd-tmpfiles reads it", requires("systemd-tmpfiles"), async () => {
     const { files } = await renderText(`${minimalConfig}storage:\n  longhorn:\n    dataPath: /var/mnt/disk%1/longhorn/\n`);
     const conf = join(tempDir(), "homelab.conf");
     writeFileSync(conf, fileAt({ files } as Rendered, rootfsPath(TMPFILES))?.content ?? "");
@@ -383,7 +384,7 @@ function filesUnder(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name));
 }
 
-describe("the bootstrap script", () => {
+describe("the bootstrap script", requires("curl"), () => {
   let w: World;
   let first: { code: number; output: string };
   beforeAll(async () => {
@@ -540,7 +541,7 @@ describe("the bootstrap script", () => {
   });
 });
 
-describe("the bootstrap script resumes after a failure in any step", () => {
+describe("the bootstrap script resumes after a failure in any step", requires("curl"), () => {
   const faults: Record<(typeof STEPS)[number], (w: World) => () => void> = {
     api: (w) => {
       w.kube.notReadyFor(ATTEMPTS);

@@ -10,6 +10,7 @@ import { CONTAINERFILE, CONTAINERIGNORE, FETCH_SCRIPT, FETCH_STAGE, MODULES_LOAD
 import { AGE_KEY, BUILD_BUNDLE, HELM_BIN, K3S_BIN, REPO_BUNDLE, SOPS_BIN } from "../generator/image/paths.ts";
 import type { GeneratedFile } from "../generator/writer.ts";
 import { configErrorOf, minimalConfig, referenceConfigPath, tempRepo } from "./support/render.ts";
+import { requires } from "./support/requires.ts";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { render } from "../generator/generate.ts";
@@ -287,7 +288,7 @@ describe("image/Containerfile", () => {
     expect((await portsOf(hostNetwork)).ports).toEqual(["6443/tcp", "10250/tcp", "8472/udp", "80/tcp", "443/tcp", "2222/tcp", "8123/tcp", "5353/udp", "1900/udp"]);
   });
 
-  test("every RUN and the fetch script pass shellcheck", async () => {
+  test("every RUN and the fetch script pass shellcheck", requires("shellcheck"), async () => {
     const { dockerfile, file } = await imageOf(withImage(BASES[0] ?? "", nvidia));
     const shellcheck = (script: string) => spawnSync("shellcheck", ["--shell=sh", "--exclude=SC1091", "-"], { input: script, encoding: "utf8" });
     // SC1091: the sourced files (/etc/os-release, the akmods variables) exist only in the build.

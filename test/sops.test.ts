@@ -14,6 +14,7 @@ import { isScalar, parse, parseDocument, visit } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
 import { decryptDocument, encryptDocument, goFormatFloat, SopsError, sopsMetadata } from "../generator/secrets/sops.ts";
 import { defaultAgeKeyFile, findAgeIdentities, parseAgeIdentities } from "../generator/secrets/age-keys.ts";
+import { requires } from "./support/requires.ts";
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 const fixtures = join(repoRoot, "..", "shared", "fixtures", "sops");
@@ -323,7 +324,7 @@ describe("round trips over arbitrary data (fast-check)", () => {
   });
 });
 
-describe("the data key and the real age CLI (/usr/bin/age)", () => {
+describe("the data key and the real age CLI (/usr/bin/age)", requires("age", "age-keygen"), () => {
   it("age -d unwraps the data key of a file we wrote; that key decrypts the values and the MAC (independent check)", async () => {
     const { identity, recipient } = await newKey();
     const dir = tempDir();

@@ -7,7 +7,7 @@ import { registryHost } from "../nodes/cluster.ts";
 import { TRUSTED_CA } from "../render/kube.ts";
 
 /** What the tests need from the system (the same list as .ci/run). */
-export const SYSTEM_PACKAGES = ["unzip", "git", "ca-certificates", "age", "openssl", "buildah", "podman", "busybox-static", "shellcheck", "systemd", "curl"];
+export const SYSTEM_PACKAGES = ["git", "ca-certificates", "age", "openssl", "buildah", "podman", "busybox-static", "shellcheck", "systemd", "curl", "bsdutils", "util-linux"];
 
 /** The repository's Actions secrets the image workflow logs in to the registry with (first boot writes them). */
 export const REGISTRY_SECRETS = { user: "REGISTRY_USER", token: "REGISTRY_TOKEN" } as const;
@@ -69,7 +69,8 @@ export function workflowFiles(config: HomelabConfig): GeneratedFile[] {
           },
           { name: "npm ci", run: "npm ci" },
           { name: "the committed tree is current", run: "npm run generate -- --check" },
-          { name: "npm test", run: "npm test" },
+          // Every tool is installed above: a test that would skip fails instead (test/support/requires.ts).
+          { name: "npm test", env: { HOMELAB_TEST_REQUIRE_TOOLS: "1" }, run: "npm test" },
           {
             name: "render-diff",
             env: { HOMELAB_KUBECTL: "node_modules/.cache/homelab-tools/kubectl/kubectl" },
