@@ -25,4 +25,7 @@ if (!process.features.typescript) {
 
 module.enableCompileCache?.();
 const { main } = await import("../generator/cli.ts");
-process.exitCode = await main(process.argv.slice(2));
+// Exit as soon as the command is done: a connection the runtime cannot cancel (a TLS handshake
+// a silent server never finishes, nodejs/undici#4405) must not keep a finished command alive.
+// Writes to pipes and files are synchronous on Linux, so nothing printed is lost.
+process.exit(await main(process.argv.slice(2)));

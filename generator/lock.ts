@@ -3,7 +3,7 @@
 // process that no longer runs on this machine is taken over.
 import { hostname } from "node:os";
 import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { UserError } from "./errors.ts";
 import { fileSystemError } from "./fs-errors.ts";
@@ -57,8 +57,9 @@ export interface LockOptions {
 /** Runs `work` holding the repository's lock; always releases it. */
 export async function withRepositoryLock<T>(dir: string, command: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
   const path = join(dir, LOCK_PATH);
+  let firstCreated: string | undefined;
   try {
-    mkdirSync(join(dir, ".homelab"), { recursive: true });
+    firstCreated = mkdirSync(join(dir, ".homelab"), { recursive: true });
   } catch (error) {
     throw fileSystemError(error, join(dir, ".homelab"));
   }
@@ -94,11 +95,14 @@ export async function withRepositoryLock<T>(dir: string, command: string, work: 
   const release = () => {
     if (readHolder(path)?.pid !== me.pid) return;
     unlinkSync(path);
-    // A run that wrote nothing leaves no trace: the folder goes when the lock was all it held.
-    try {
-      rmdirSync(join(dir, ".homelab"));
-    } catch {
-      // It holds the manifest or a journal.
+    // A run that wrote nothing leaves no trace: the folders made for the lock go when it was all they held.
+    for (let folder = join(dir, ".homelab"); firstCreated !== undefined || folder === join(dir, ".homelab"); folder = dirname(folder)) {
+      try {
+        rmdirSync(folder);
+      } catch {
+        return; // It holds the manifest, a journal or the tree.
+      }
+      if (folder === firstCreated || folder === dirname(folder)) return;
     }
   };
   process.once("exit", release);

@@ -1,14 +1,16 @@
 // `homelab diff` on real git repositories: commit a tree, change the config, regenerate, diff.
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { simpleGit } from "simple-git";
 import { describe, expect, test } from "vitest";
+import { requires } from "./support/requires.ts";
 import { diffCommand } from "../generator/diff/command.ts";
 import { UserError } from "../generator/errors.ts";
 import { generate } from "../generator/generate.ts";
 import { DEMO_RECIPIENT } from "../generator/init.ts";
 import { SecretStore } from "../generator/secrets/store.ts";
+import { MANIFEST_PATH } from "../generator/writer.ts";
 import { minimalConfig, tempRepo } from "./support/render.ts";
 
 const cli = join(import.meta.dirname, "..", "bin", "homelab.js");
@@ -35,7 +37,11 @@ async function committedRepo(config: string, existing?: string) {
   return { dir, configPath, git, change };
 }
 
-const diff = (configPath: string, format: "markdown" | "text" = "text") => diffCommand({ configPath, base: "HEAD", format });
+/** For trees generated from their homelab.yaml: a stale-tree warning there is a bug. */
+const noWarning = (message: string) => {
+  throw new Error(`unexpected warning: ${message}`);
+};
+const diff = (configPath: string, format: "markdown" | "text" = "text") => diffCommand({ configPath, base: "HEAD", format, warn: noWarning });
 
 describe("homelab diff", () => {
   test("nothing changed", async () => {
@@ -80,13 +86,13 @@ describe("homelab diff", () => {
 
   test("a missing base and a base that is not a homelab tree fail clearly", async () => {
     const repo = await committedRepo(base);
-    await expect(diffCommand({ configPath: repo.configPath, base: "no-such-branch", format: "text" })).rejects.toThrow('the base "no-such-branch" does not exist');
+    await expect(diffCommand({ configPath: repo.configPath, base: "no-such-branch", format: "text", warn: noWarning })).rejects.toThrow('the base "no-such-branch" does not exist');
     await repo.git.checkout(["--orphan", "empty"]);
     await repo.git.rm(["-r", "--cached", "."]);
     writeFileSync(join(repo.dir, "README.md"), "nothing here");
     await repo.git.add("README.md").commit("not a tree");
-    await expect(diffCommand({ configPath: repo.configPath, base: "empty", format: "text" })).rejects.toThrow(UserError);
-    await expect(diffCommand({ configPath: repo.configPath, base: "empty", format: "text" })).rejects.toThrow("is not a homelab tree");
+    await expect(diffCommand({ configPath: repo.configPath, base: "empty", format: "text", warn: noWarning })).rejects.toThrow(UserError);
+    await expect(diffCommand({ configPath: repo.configPath, base: "empty", format: "text", warn: noWarning })).rejects.toThrow("is not a homelab tree");
   });
 
   test("the comment stays under 60,000 characters: summary whole, diffs cut with a note; --output keeps everything", async () => {
@@ -94,7 +100,7 @@ describe("homelab diff", () => {
     const repo = await committedRepo(`${minimalConfig}apps:\n${apps}`);
     await repo.change((t) => t.replaceAll('"x', '"y'));
     const output = join(repo.dir, "full.md");
-    const comment = await diffCommand({ configPath: repo.configPath, base: "HEAD", format: "markdown", output });
+    const comment = await diffCommand({ configPath: repo.configPath, base: "HEAD", format: "markdown", output, warn: noWarning });
     expect(comment.length).toBeLessThanOrEqual(60_000);
     for (let i = 0; i < 60; i++) expect(comment).toContain(`\`app-${i}\`: values: text`);
     expect(comment).toMatch(/more object diff\(s\) left out to fit a comment|diff cut to fit a comment/);
@@ -127,5 +133,81 @@ describe("homelab diff", () => {
     const ok = spawnSync(process.execPath, [cli, "diff", "--base", "HEAD"], { cwd: repo.dir, encoding: "utf8" });
     expect(ok.status).toBe(0);
     expect(ok.stdout).toContain("### homelab diff against `HEAD`");
+  });
+});
+
+/** `homelab diff ARGS` in `dir`, as a child process; `asUser` runs it through setpriv. */
+const runDiff = (dir: string, args: string[], asUser: string[] = []) => {
+  const command = [...asUser, process.execPath, cli, "diff", ...args];
+  return spawnSync(command[0] as string, command.slice(1), { cwd: dir, encoding: "utf8" });
+};
+
+/** Exit 1 with `message` on stderr: no stack trace, no "internal error". */
+function expectCleanError(result: ReturnType<typeof runDiff>, message: string): void {
+  expect(result.status).toBe(1);
+  expect(result.stderr).toContain(message);
+  expect(result.stderr).not.toMatch(/internal error|\n\s+at /);
+}
+
+describe("homelab diff: the safety contract (docs/safety.md)", () => {
+  test("homelab.yaml edited but not generated: a warning on stderr and in the report, not a bare \"No changes\"", async () => {
+    const repo = await committedRepo(base);
+    writeFileSync(repo.configPath, readFileSync(repo.configPath, "utf8").replace("version: 5.1.2", "version: 5.2.0"));
+    const stale = runDiff(repo.dir, ["--base", "HEAD", "--output", "full.md"]);
+    expect(stale.status).toBe(0);
+    const warning = "the tree is not what homelab.yaml makes (out of date: apps/minecraft/release.yaml, .homelab/generated.json), so this diff shows the files as they are";
+    expect(stale.stderr).toContain(`homelab: warning: ${warning}`);
+    expect(stale.stderr).toContain("run `npm run generate` first, then diff again");
+    expect(stale.stdout).toContain(`> **Warning:** ${warning}`);
+    expect(stale.stdout.indexOf("> **Warning:**")).toBeLessThan(stale.stdout.indexOf("No changes."));
+    expect(readFileSync(join(repo.dir, "full.md"), "utf8")).toBe(stale.stdout);
+    // Generated: no warning, and the diff shows the edit.
+    await generate({ configPath: repo.configPath });
+    const current = runDiff(repo.dir, ["--base", "HEAD", "--format", "text"]);
+    expect(current.status).toBe(0);
+    expect(current.stderr).toBe("");
+    expect(current.stdout).toContain("minecraft: chart minecraft 5.1.2 → 5.2.0");
+  });
+
+  test("--output a folder, under a missing folder or under a file: a clean error before any work, nothing written", async () => {
+    const repo = await committedRepo(base);
+    writeFileSync(join(repo.dir, "notes.txt"), "a file");
+    mkdirSync(join(repo.dir, "out"));
+    const before = readdirSync(repo.dir).sort();
+    expectCleanError(runDiff(repo.dir, ["--base", "HEAD", "--output", "out"]), "homelab: --output out: that is a folder; give a file name");
+    expectCleanError(runDiff(repo.dir, ["--base", "HEAD", "--output", "missing/full.md"]), `homelab: --output missing/full.md: the folder ${join(repo.dir, "missing")} does not exist`);
+    expectCleanError(runDiff(repo.dir, ["--base", "HEAD", "--output", "notes.txt/full.md"]), `homelab: --output notes.txt/full.md: ${join(repo.dir, "notes.txt")} is a file, not a folder`);
+    // Checked first: not even the base is looked at.
+    const first = runDiff(repo.dir, ["--base", "no-such-branch", "--output", "out"]);
+    expectCleanError(first, "--output out: that is a folder");
+    expect(first.stderr).not.toContain("no-such-branch");
+    expect(readdirSync(repo.dir).sort()).toEqual(before);
+    expect(readdirSync(join(repo.dir, "out"))).toEqual([]);
+  });
+
+  // Permissions do not stop root: as root the command runs as nobody (setpriv).
+  test("--output in a folder the user may not write to: a clean error, nothing written", process.getuid?.() === 0 ? requires("setpriv") : {}, async () => {
+    const repo = await committedRepo(base);
+    const readOnly = join(repo.dir, "read-only");
+    mkdirSync(readOnly);
+    chmodSync(readOnly, 0o555);
+    // Permissions do not stop root: run as nobody then, in a repository nobody may read.
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) chmodSync(repo.dir, 0o755);
+    const result = runDiff(repo.dir, ["--base", "HEAD", "--output", "read-only/full.md"], asRoot ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : []);
+    expectCleanError(result, `homelab: --output read-only/full.md: no permission to write in ${readOnly}`);
+    expect(existsSync(join(readOnly, "full.md"))).toBe(false);
+  });
+
+  test("a --config that does not exist, an unknown base, a broken working tree: clean errors", async () => {
+    const repo = await committedRepo(base);
+    expectCleanError(runDiff(repo.dir, ["--base", "HEAD", "--config", "elsewhere/homelab.yaml"]), "elsewhere/homelab.yaml: no such file");
+    expectCleanError(runDiff(repo.dir, ["--base", "no-such-branch"]), 'homelab: the base "no-such-branch" does not exist in this repository');
+    // A Flux Kustomization whose folder is gone.
+    rmSync(join(repo.dir, "apps", "minecraft"), { recursive: true });
+    expectCleanError(runDiff(repo.dir, ["--base", "HEAD"]), "homelab: the working tree: the Flux Kustomization minecraft applies apps/minecraft/kustomization.yaml, which cannot be read (ENOENT)");
+    // A manifest that is not one.
+    writeFileSync(join(repo.dir, MANIFEST_PATH), "{");
+    expectCleanError(runDiff(repo.dir, ["--base", "HEAD"]), `homelab: the working tree: ${MANIFEST_PATH} is not the generator's manifest`);
   });
 });

@@ -246,9 +246,9 @@ describe("homelab smoke", () => {
   });
 
   test("a claim that never binds: FAIL with what it waited for, later milestones skipped, namespace still deleted", async () => {
-    const { code, text } = await smoke({ claimNeverBinds: true }, { timeoutMs: 300 });
+    const { code, text } = await smoke({ claimNeverBinds: true }, { timeoutMs: 2_000 });
     expect(code).toBe(1);
-    expect(text).toMatch(/FAIL  a test PVC binds on Longhorn: timed out after 0\.3s: claim is Pending \(storage class longhorn-encrypted\)/);
+    expect(text).toMatch(/FAIL  a test PVC binds on Longhorn: timed out after [\d.]+s: claim is Pending \(storage class longhorn-encrypted\)/);
     expect(text).toContain(`  skip  HTTPS to ${HOST} presents a certificate from the internal CA`);
     expect(text).toContain("  skip  Grafana has its Prometheus datasource");
     expect(cluster.created.has("Ingress")).toBe(false);
@@ -288,9 +288,9 @@ describe("homelab smoke", () => {
     await new Promise<void>((resolve) => impostor.listen(0, "127.0.0.1", resolve));
     try {
       const port = (impostor.address() as AddressInfo).port;
-      const { code, text } = await smoke({}, { resolve: () => `127.0.0.1:${port}`, timeoutMs: 500 });
+      const { code, text } = await smoke({}, { resolve: () => `127.0.0.1:${port}`, timeoutMs: 2_000 });
       expect(code).toBe(1);
-      expect(text).toMatch(/FAIL  HTTPS to smoke\.home\.arpa presents a certificate from the internal CA: timed out after 0\.5s: https:\/\/smoke\.home\.arpa\/: the certificate does not chain to the internal root CA \(unable to get local issuer certificate\)/);
+      expect(text).toMatch(/FAIL  HTTPS to smoke\.home\.arpa presents a certificate from the internal CA: timed out after [\d.]+s: https:\/\/smoke\.home\.arpa\/: the certificate does not chain to the internal root CA \(unable to get local issuer certificate\)/);
       expect(cluster.deletes).toEqual([NS]);
     } finally {
       impostor.closeAllConnections();
@@ -303,7 +303,7 @@ describe("homelab smoke", () => {
     const broken = `${api.kubeconfig}-wrong-token`;
     writeFileSync(broken, readFileSync(api.kubeconfig, "utf8").replace(/token: .*/, "token: wrong"));
     cluster = fakeCluster({});
-    const code = await smokeCommand({ kubeconfig: broken, domain: DOMAIN, rootCaPem: ca.rootPem, out: (line) => lines.push(line), timeoutMs: 200, intervalMs: 20 });
+    const code = await smokeCommand({ kubeconfig: broken, domain: DOMAIN, rootCaPem: ca.rootPem, out: (line) => lines.push(line), timeoutMs: 5_000, intervalMs: 20 });
     expect(code).toBe(1);
     expect(lines.join("\n")).toContain("FAIL  nodes Ready: HTTP 401");
     expect(lines.join("\n")).toContain("ok    clean-up: nothing was created");

@@ -22,12 +22,15 @@ const HEAD = "main@sha1:4f2a9c81e07d3b65a1f0c9e2d8b7a6c5f4e3d2c1";
 interface Snapshot {
   readonly kustomizations: string | null;
   readonly helmReleases: string;
+  /** Every read answers 503, as an API server that is restarting. */
+  readonly unavailable?: boolean;
 }
 const bringup: Snapshot = { kustomizations: "kustomizations-bringup.json", helmReleases: "helmreleases-bringup.json" };
 const stalled: Snapshot = { kustomizations: "kustomizations-bringup.json", helmReleases: "helmreleases-stalled.json" };
 const ready: Snapshot = { kustomizations: "kustomizations-ready.json", helmReleases: "helmreleases-ready.json" };
 /** Before Flux is installed: no Kustomization API. */
 const noFlux: Snapshot = { kustomizations: null, helmReleases: "helmreleases-ready.json" };
+const restarting: Snapshot = { ...bringup, unavailable: true };
 
 const load = (name: string) => fixture(`status/${name}`);
 
@@ -48,6 +51,7 @@ function route(request: ApiRequest) {
   }
   served.add(request.path);
   const snapshot = timeline[Math.min(polls - 1, timeline.length - 1)] ?? ready;
+  if (snapshot.unavailable) return apiStatus(503, "ServiceUnavailable", "the API server is shutting down");
   switch (request.path) {
     case PATHS.kustomizations:
       return snapshot.kustomizations ? { body: load(snapshot.kustomizations) } : apiStatus(404, "NotFound", "the server could not find the requested resource");
@@ -175,6 +179,15 @@ describe("homelab status", () => {
     expect(text).toMatch(/timed out after [\d.]+s: not Ready at the head: .*Kustomization flux-system\/cert-manager \(progressing\)/);
     expect(text).toContain("Kustomization flux-system/longhorn-config (ready)"); // ready, but behind the head
     expect(text).not.toContain("home-assistant (suspended)");
+  });
+
+  test("--wait: a timeout after the server stopped answering shows the last report and says the last read failed", async () => {
+    const { code, text } = await run([bringup, restarting], { wait: true, intervalMs: 20, timeoutMs: 400 });
+    expect(code).toBe(1);
+    expect(text.match(/^source {2}GitRepository/gm)).toHaveLength(2); // the last report, printed again
+    expect(text).toMatch(
+      new RegExp(`timed out after [\\d.]+s: not Ready at the head: .*; the last read: cannot read the Flux objects at ${api.url.replaceAll(".", "\\.")}: HTTP 503: the API server is shutting down$`),
+    );
   });
 
   test("--wait: waits through a cluster without Flux yet", async () => {

@@ -2,7 +2,8 @@ import { CronExpressionParser } from "cron-parser";
 
 /** A standard five-field cron expression, as Longhorn's RecurringJob and CronJobs read it. */
 export function isCron(expression: string): boolean {
-  if (expression.trim().split(/\s+/).length !== 5) return false;
+  // Fields apart by spaces only: a newline or tab would reach the CronJobs as it is.
+  if (!/^\S+( +\S+){4}$/.test(expression)) return false;
   try {
     CronExpressionParser.parse(expression);
     return true;

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import { isIPv4, isIPv6 } from "node:net";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node } from "yaml";
 import { UserError, type Diagnostic } from "../errors.ts";
 import { closest } from "./did-you-mean.ts";
 import type { HomelabConfig } from "./schema.ts";
@@ -22,7 +22,14 @@ export interface LoadedConfig {
 }
 
 /** Where a key path sits in the file; with `atKey`, the key itself rather than its value. */
-type Locate = (path: readonly (string | number)[], atKey?: boolean) => { line: number; col: number };
+export type Locate = (path: readonly (string | number)[], atKey?: boolean) => { line: number; col: number };
+
+/**
+ * Against alias bombs (billion laughs): the yaml library's maxAliasCount (each use of an anchor,
+ * times the aliases nested in it) and the number of aliases in the file. Far above what a real
+ * config repeats.
+ */
+const MAX_ALIAS_COUNT = 100;
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 ajv.addFormat("ipv4", isIPv4);
@@ -30,6 +37,8 @@ ajv.addFormat("ipv6", isIPv6);
 ajv.addFormat("cron", isCron);
 ajv.addFormat("timezone", isTimeZone);
 ajv.addKeyword({ keyword: "errorMessage", schemaType: "string" });
+// A good example, printed as the hint under a value's error.
+ajv.addKeyword({ keyword: "hint", schemaType: "string" });
 const validateSchema = ajv.compile<HomelabConfig>(homelabSchema);
 
 function isTimeZone(zone: string): boolean {
@@ -76,17 +85,121 @@ export function parseConfig(text: string, file = "homelab.yaml"): LoadedConfig {
     );
   }
 
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
-  if (typeof raw !== "object" || Array.isArray(raw)) {
+  const raw = plainData(doc, file, at);
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new UserError([{ file, line: 1, col: 1, path: "", message: "expected a mapping with the sections cluster, git, secrets, …" }]);
   }
-  const config = structuredClone(raw) as HomelabConfig;
+  const config = raw as HomelabConfig;
   if (!validateSchema(config)) {
     throw new UserError(schemaDiagnostics(validateSchema.errors ?? [], file, locate));
   }
   const { errors, warnings } = checkRules(config, (path, message, hint) => ({ file, ...locate(path), path: formatPath(path), message, hint }));
   if (errors.length > 0) throw new UserError(errors);
   return { config, warnings, locate };
+}
+
+type Path = (string | number)[];
+
+/**
+ * The document as plain data, each alias a copy of its own. Aliases are checked first, so that
+ * toJS cannot take long, and its one remaining failure (the alias count) is given a position.
+ */
+function plainData(doc: Document, file: string, at: (offset: number) => { line: number; col: number }): unknown {
+  const aliases = aliasesOf(doc);
+  const problem = (use: AliasUse, message: string, hint: string): Diagnostic => ({
+    file,
+    ...at(use.alias.range?.[0] ?? 0),
+    path: formatPath(keyPath(use.ancestors, use.alias)),
+    message,
+    hint,
+  });
+  const unusable = aliases.flatMap((use) =>
+    use.source === undefined
+      ? [problem(use, `the alias *${use.alias.source} has no anchor &${use.alias.source} before it`, `write &${use.alias.source} on the value to repeat, above the alias`)]
+      : use.ancestors.includes(use.source)
+        ? [problem(use, `the alias *${use.alias.source} is inside its own anchor, so it repeats forever`, "alias a value only after its anchor ends")]
+        : [],
+  );
+  if (unusable.length > 0) throw new UserError(unusable);
+  // The library resolves each alias by scanning the document: many aliases take it quadratic time.
+  const beyond = aliases[MAX_ALIAS_COUNT];
+  if (beyond) throw new UserError([problem(beyond, `expected at most ${MAX_ALIAS_COUNT} aliases in the file, and this is one more`, "write the repeated values out")]);
+
+  let shared: unknown;
+  try {
+    shared = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    // The library's error names no place: find the alias it stopped at.
+    const over = error instanceof ReferenceError ? aliasOverLimit(aliases) : undefined;
+    if (!over) throw error;
+    throw new UserError([
+      problem(over, `expected aliases to repeat values at most ${MAX_ALIAS_COUNT} times, and *${over.alias.source} repeats more (aliases inside aliases multiply)`, "write the repeated part out, or nest fewer aliases"),
+    ]);
+  }
+  return detachAliases(shared ?? {});
+}
+
+/**
+ * toJS gives every alias of an anchor the same object, and defaults are filled in place: copy
+ * each use, so a default filled into one section never shows up in another.
+ */
+function detachAliases(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  return Array.isArray(value) ? value.map(detachAliases) : Object.fromEntries(Object.entries(value).map(([key, child]) => [key, detachAliases(child)]));
+}
+
+/** An alias, the node it repeats (undefined: no anchor before it) and the nodes above it. */
+interface AliasUse {
+  readonly alias: Alias;
+  readonly source: Node | undefined;
+  readonly ancestors: readonly unknown[];
+}
+
+/** Every alias in document order, resolved as the yaml library does: to the last anchor of its name before it. */
+function aliasesOf(doc: Document): AliasUse[] {
+  const anchors = new Map<string, Node>();
+  const uses: AliasUse[] = [];
+  visit(doc, {
+    Node(_key, node, ancestors) {
+      if (isAlias(node)) uses.push({ alias: node, source: anchors.get(node.source), ancestors });
+      else if (node.anchor) anchors.set(node.anchor, node);
+    },
+  });
+  return uses;
+}
+
+/**
+ * The alias at which toJS's alias count runs over, counted as yaml 2.9 counts (nodes/Alias.js):
+ * in document order, each use of an anchor raises its count, and the count times the largest
+ * count of an alias nested in the anchor must stay within the limit.
+ */
+function aliasOverLimit(aliases: readonly AliasUse[]): AliasUse | undefined {
+  const sources = new Map(aliases.map((use) => [use.alias, use.source]));
+  const counts = new Map<Node | undefined, { uses: number; nested: number }>();
+  const weight = (node: unknown): number => {
+    if (isAlias(node)) {
+      const count = counts.get(sources.get(node));
+      return count ? count.uses * count.nested : 0;
+    }
+    if (isCollection(node)) return node.items.reduce<number>((max, item) => Math.max(max, weight(item)), 0);
+    if (isPair(node)) return Math.max(weight(node.key), weight(node.value));
+    return 1;
+  };
+  for (const use of aliases) {
+    // The anchor itself counts once.
+    const count = counts.get(use.source) ?? { uses: 1, nested: 0 };
+    counts.set(use.source, count);
+    count.uses += 1;
+    if (count.nested === 0) count.nested = weight(use.source);
+    if (count.uses * count.nested > MAX_ALIAS_COUNT) return use;
+  }
+  return undefined;
+}
+
+/** The key path of a node below its ancestors (as `visit` hands them over). */
+function keyPath(ancestors: readonly unknown[], node: unknown): Path {
+  const chain = [...ancestors, node];
+  return chain.flatMap<string | number>((item, i) => (isPair(item) ? [String(isScalar(item.key) ? item.key.value : item.key)] : isSeq(item) ? [item.items.indexOf(chain[i + 1])] : []));
 }
 
 function keyAt(text: string, offset: number): string {
@@ -139,7 +252,13 @@ function schemaDiagnostics(errors: ErrorObject[], file: string, locate: Locate):
     }
     if (error.keyword === "additionalProperties") {
       const key = (error.params as { additionalProperty: string }).additionalProperty;
-      const known = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      const parent = error.parentSchema as { properties?: object; errorMessage?: string } | undefined;
+      const known = Object.keys(parent?.properties ?? {});
+      // A map without declared keys (labels) says what its keys must look like.
+      if (known.length === 0 && parent?.errorMessage) {
+        diagnostics.push({ file, ...locate([...path, key], true), path: formatPath([...path, key]), message: `expected ${parent.errorMessage}, got the key ${describe(key)}` });
+        continue;
+      }
       const suggestion = closest(key, known);
       diagnostics.push({
         file,
@@ -153,7 +272,7 @@ function schemaDiagnostics(errors: ErrorObject[], file: string, locate: Locate):
     // One message per value: alternatives (anyOf) and several failed keywords say the same thing.
     if (reportedValues.has(error.instancePath)) continue;
     reportedValues.add(error.instancePath);
-    diagnostics.push({ file, ...locate(path), path: formatPath(path), message: `expected ${expectation(error)}, got ${describe(error.data)}` });
+    diagnostics.push({ file, ...locate(path), path: formatPath(path), message: `expected ${expectation(error)}, got ${describe(error.data)}`, hint: ownAnnotation(error, "hint") });
   }
   // Errors inside a value make an anyOf's own "must match a schema in anyOf" redundant.
   return diagnostics.sort((a, b) => a.line - b.line || a.col - b.col);
@@ -168,7 +287,7 @@ function requiredHint(path: (string | number)[], key: string): string | undefine
 }
 
 function expectation(error: ErrorObject): string {
-  const custom = ownErrorMessage(error);
+  const custom = ownAnnotation(error, "errorMessage");
   if (custom) return custom;
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
@@ -194,14 +313,15 @@ function expectation(error: ErrorObject): string {
   }
 }
 
-function ownErrorMessage(error: ErrorObject): string | undefined {
-  const parent = error.parentSchema as { errorMessage?: string } | undefined;
-  if (parent?.errorMessage) return parent.errorMessage;
-  // A failed alternative inside anyOf: the message belongs to the schema holding the anyOf.
+/** The schema's own errorMessage or hint for a failed value. */
+function ownAnnotation(error: ErrorObject, key: "errorMessage" | "hint"): string | undefined {
+  const parent = error.parentSchema as Record<string, string> | undefined;
+  if (parent?.[key]) return parent[key];
+  // A failed alternative inside anyOf: the annotation belongs to the schema holding the anyOf.
   const holder = error.schemaPath.replace(/\/anyOf\/\d+\/[^/]+$/, "");
   if (holder !== error.schemaPath) {
-    const schema = schemaAtPointer(holder) as { errorMessage?: string } | undefined;
-    return schema?.errorMessage;
+    const schema = schemaAtPointer(holder) as Record<string, string> | undefined;
+    return schema?.[key];
   }
   return undefined;
 }

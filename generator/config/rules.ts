@@ -56,16 +56,17 @@ export function checkRules(config: HomelabConfig, report: Report): { errors: Dia
 
   checkAdmin(config.image.admin, error, warn);
 
-  // Each file lands in the host's trust store under its own file name.
+  // Each file lands in the host's trust store under its own file name (the schema keeps the
+  // paths relative; ca-certificates.ts checks the files themselves).
   const anchors = new Map<string, number>();
   config.image.caCertificates.forEach((path, i) => {
-    if (path.startsWith("/") || path.split("/").includes("..")) {
-      error(["image", "caCertificates", i], `expected a path inside the repository, not ${path}`, "copy the certificate into the repository, e.g. certs/, and name that path");
+    if (path.split("/").some((part) => part === "." || part === "..")) {
+      error(["image", "caCertificates", i], `expected a path inside the repository, not ${path}`, "copy the certificate into the repository, e.g. certs/, and name that path without ./ or ../");
       return;
     }
     const name = path.slice(path.lastIndexOf("/") + 1);
     const first = anchors.get(name);
-    if (first !== undefined && config.image.caCertificates[first] !== path) {
+    if (first !== undefined) {
       error(["image", "caCertificates", i], `has the same file name as image.caCertificates[${first}] (${name})`, "rename one: the trust store needs distinct names");
     } else anchors.set(name, i);
   });

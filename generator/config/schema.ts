@@ -17,6 +17,26 @@ const exactVersion = "^v?[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-
 const quantity = "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$";
 const duration = "^[0-9]+(ms|s|m|h|d|w|y)$";
 
+// Container image references as distribution/reference reads them (reference/regexp.go), written
+// without lookaheads so the property tests can draw from them. No whitespace, quote or scheme
+// fits: the values go into the Containerfile and the CI workflow as they are.
+const imagePathComponent = "[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*";
+const domainComponent = "([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const ipv6Host = "\\[[a-fA-F0-9:]+\\]";
+const imagePath = `${imagePathComponent}(/${imagePathComponent})*`;
+const imageReference =
+  `^((${domainComponent}(\\.${domainComponent})*|${ipv6Host})(:[0-9]+)?/)?${imagePath}` +
+  "(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$";
+// A registry is named by its first path component only when that has a '.' or a port or is
+// localhost (otherwise it is a Docker Hub path): pushing and logging in need the host.
+const imageRepository = `^((${domainComponent}(\\.${domainComponent})+|localhost|${ipv6Host})(:[0-9]+)?|${domainComponent}:[0-9]+)/${imagePath}$`;
+// A repository path: no '.' or '..' part (rules.ts names those), no space or quote, since it
+// lands in the Containerfile's COPY lines and in .containerignore.
+const repositoryFile = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$";
+// Kubernetes label keys ([DNS subdomain/]name) and values.
+const labelKey = "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+const labelValue = "^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$";
+
 /** An object whose JSON Schema `required` list is only what the user must write. */
 function section<P extends TProperties>(
   properties: P,
@@ -100,8 +120,20 @@ const Flux = section(
 const Git = section(
   {
     owner: defaulted(DnsLabel(""), "homelab", "Gitea user or organisation that owns the repository."),
-    repository: defaulted(Type.String({ pattern: "^[A-Za-z0-9._-]+$", errorMessage: "a repository name: letters, digits, '.', '_', '-'" }), "gitops", "Repository name in the in-cluster Gitea."),
-    branch: defaulted(Type.String({ pattern: "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", errorMessage: "a branch name such as main" }), "main", "Branch Flux follows."),
+    // Neither may start with '.' or '-': ".." walks up in Gitea's URLs, "-x" reads as an option to git.
+    repository: defaulted(
+      Type.String({ pattern: "^[A-Za-z0-9_][A-Za-z0-9._-]*$", errorMessage: "a repository name: letters, digits, '.', '_', '-', not starting with '.' or '-'" }),
+      "gitops",
+      "Repository name in the in-cluster Gitea.",
+    ),
+    branch: defaulted(
+      Type.String({
+        pattern: "^[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*(/[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*)*$",
+        errorMessage: "a branch name such as main or release/v1.2: parts of letters, digits, '_', '-' and single '.', not starting with '.' or '-'",
+      }),
+      "main",
+      "Branch Flux follows.",
+    ),
   },
   { description: "The in-cluster Gitea repository Flux reads.", default: {} },
 );
@@ -137,9 +169,20 @@ const Admin = section(
 
 const Image = section(
   {
-    base: defaulted(Type.String({ minLength: 1 }), catalog.baseImage, "bootc base image (tag or digest)."),
-    registry: optional(Type.String({ minLength: 1 }), "Where in-cluster CI pushes built images. Default: the Gitea registry, git.<domain>/<git.owner>/os."),
-    caCertificates: defaulted(Type.Array(Type.String({ minLength: 1 })), [], "Extra PEM files (repository paths) layered into the host trust store; the step-ca root is always added."),
+    base: defaulted(
+      Type.String({ pattern: imageReference, errorMessage: "a container image reference [registry/]path[:tag][@digest]", hint: `for example ${catalog.baseImage}, without a scheme such as https://` }),
+      catalog.baseImage,
+      "bootc base image: a reference with a tag or digest, no scheme.",
+    ),
+    registry: optional(
+      Type.String({ pattern: imageRepository, errorMessage: "an image repository registry-host/path, without tag or digest", hint: "for example git.home.arpa/homelab/os, without a scheme such as https://" }),
+      "Where in-cluster CI pushes built images: registry host and path, no tag. Default: the Gitea registry, git.<domain>/<git.owner>/os.",
+    ),
+    caCertificates: defaulted(
+      Type.Array(Type.String({ pattern: repositoryFile, errorMessage: "a path inside the repository", hint: "for example certs/office-ca.crt: relative, with letters, digits, '.', '_', '-' and '/'" }), { uniqueItems: true }),
+      [],
+      "Extra PEM certificate files (paths inside the repository, distinct file names) layered into the host trust store; the step-ca root is always added.",
+    ),
     admin: Admin,
   },
   { description: "The bootable OS image every node runs.", default: {} },
@@ -289,7 +332,13 @@ const GenericApp = section(
           tcp: optional(Port, "Raw TCP port served by the k3s service load balancer on every node."),
           udp: optional(Port, "Raw UDP port served by the k3s service load balancer."),
           targetPort: optional(Port, "Container port behind it. Default: the same port."),
-          selector: optional(Type.Record(Type.String(), Type.String()), "Pod labels of the release's pods. Default: app.kubernetes.io/instance: <app>."),
+          selector: optional(
+            Type.Record(Type.String({ pattern: labelKey }), Type.String({ pattern: labelValue, errorMessage: "a label value: at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit" }), {
+              additionalProperties: false,
+              errorMessage: "pod labels: keys such as app.kubernetes.io/name or app, values such as web",
+            }),
+            "Pod labels of the release's pods. Default: app.kubernetes.io/instance: <app>.",
+          ),
         },
         { description: "Ports exposed outside the cluster through a LoadBalancer Service." },
       ),
@@ -334,7 +383,7 @@ const Gpu = section(
 
 export const HomelabSchema = Type.Object(
   {
-    $schema: optional(Type.String(), "JSON Schema reference for editors."),
+    $schema: optional(Type.String({ pattern: "^\\S+$", errorMessage: "a schema URL or path without spaces" }), "JSON Schema reference for editors."),
     cluster: Cluster,
     flux: Flux,
     git: Git,

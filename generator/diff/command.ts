@@ -1,6 +1,10 @@
 // `homelab diff --base REF`: the working tree against the tree at REF, rendered as Flux sees it.
-import { rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { UserError } from "../errors.ts";
+import { fileSystemError } from "../fs-errors.ts";
+import { check } from "../generate.ts";
+import type { CheckResult } from "../writer.ts";
 import { compareTrees } from "./compare.ts";
 import { formatDiff } from "./report.ts";
 import { checkoutToTemp, renderTree } from "./trees.ts";
@@ -11,16 +15,78 @@ export interface DiffOptions {
   readonly format: "markdown" | "text";
   /** Also write the whole diff (never cut) here. */
   readonly output?: string;
+  /** Told each warning as it is found (the CLI: stderr); the report carries them, too. */
+  readonly warn: (message: string) => void;
+}
+
+/** How many of the out-of-date files a warning names. */
+const LISTED_FILES = 5;
+
+/** Why the whole diff could not be written to `path`; undefined when it can. */
+function outputProblem(path: string): string | undefined {
+  const target = resolve(path);
+  const folder = dirname(target);
+  try {
+    if (!statSync(folder).isDirectory()) return `${folder} is a file, not a folder`;
+    if (statSync(target, { throwIfNoEntry: false })?.isDirectory()) return "that is a folder; give a file name";
+    accessSync(existsSync(target) ? target : folder, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return `the folder ${folder} does not exist`;
+    if (code === "ENOTDIR") return `a file stands in the path ${folder}`;
+    if (code === "EACCES" || code === "EPERM") return `no permission to write ${existsSync(target) ? target : `in ${folder}`}`;
+    if (code === "EROFS") return `${folder} is on a read-only file system`;
+    throw error;
+  }
+}
+
+/**
+ * The diff compares the files as they are; when homelab.yaml was edited and not generated, they
+ * are not what homelab.yaml makes and the diff misses the edit. Says so, or undefined when current.
+ */
+async function staleTreeWarning(configPath: string): Promise<string | undefined> {
+  let result: CheckResult;
+  try {
+    ({ result } = await check({ configPath }));
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    return `cannot tell whether the tree is what homelab.yaml makes, so this diff may miss changes: ${error.message}`;
+  }
+  const files = [...result.stale, ...result.missing, ...result.extra];
+  if (files.length === 0) return undefined;
+  const listed = files.slice(0, LISTED_FILES).join(", ") + (files.length > LISTED_FILES ? `, and ${files.length - LISTED_FILES} more` : "");
+  return `the tree is not what homelab.yaml makes (out of date: ${listed}), so this diff shows the files as they are, not what homelab.yaml does; run \`npm run generate\` first, then diff again`;
 }
 
 export async function diffCommand(options: DiffOptions): Promise<string> {
-  const repoDir = dirname(resolve(options.configPath));
-  const baseDir = await checkoutToTemp(repoDir, options.base);
+  const configPath = resolve(options.configPath);
+  let config: Stats | undefined;
   try {
-    const [base, head] = await Promise.all([renderTree(baseDir, `the tree at ${options.base}`), renderTree(repoDir, "the working tree")]);
+    config = statSync(configPath, { throwIfNoEntry: false });
+  } catch (error) {
+    throw fileSystemError(error, options.configPath);
+  }
+  if (!config?.isFile()) {
+    throw new UserError([{ file: options.configPath, line: 0, col: 0, path: "", message: "no such file", hint: "pass --config FILE: the homelab.yaml of the repository to diff" }]);
+  }
+  // Before any work, so a bad path leaves nothing half-done.
+  const outputError = options.output === undefined ? undefined : outputProblem(options.output);
+  if (outputError) throw new UserError(`--output ${options.output}: ${outputError}`);
+  const baseDir = await checkoutToTemp(dirname(configPath), options.base);
+  try {
+    const staleTree = await staleTreeWarning(configPath);
+    if (staleTree) options.warn(staleTree);
+    const [base, head] = await Promise.all([renderTree(baseDir, `the tree at ${options.base}`), renderTree(dirname(configPath), "the working tree")]);
     const diff = compareTrees(base, head);
-    if (options.output) writeFileSync(options.output, formatDiff(diff, { base: options.base, format: options.format, limit: Number.POSITIVE_INFINITY }));
-    return formatDiff(diff, { base: options.base, format: options.format });
+    if (options.output) {
+      try {
+        writeFileSync(options.output, formatDiff(diff, { base: options.base, format: options.format, staleTree, limit: Number.POSITIVE_INFINITY }));
+      } catch (error) {
+        throw fileSystemError(error, options.output);
+      }
+    }
+    return formatDiff(diff, { base: options.base, format: options.format, staleTree });
   } finally {
     rmSync(baseDir, { recursive: true, force: true });
   }

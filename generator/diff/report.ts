@@ -27,11 +27,13 @@ function summaryLines(diff: TreeDiff, bullet: string, code: (s: string) => strin
   return lines;
 }
 
-export function formatDiff(diff: TreeDiff, options: { base: string; format: "markdown" | "text"; limit?: number }): string {
-  if (diff.objects.length === 0) return options.format === "markdown" ? `### homelab diff against \`${options.base}\`\n\nNo changes.\n` : "homelab diff: no changes\n";
+/** `staleTree`: the tree does not match homelab.yaml (see diff/command.ts); said first, changes or not. */
+export function formatDiff(diff: TreeDiff, options: { base: string; format: "markdown" | "text"; limit?: number; staleTree?: string }): string {
+  const stale = options.staleTree === undefined ? "" : options.format === "markdown" ? `> **Warning:** ${options.staleTree}\n\n` : `warning: ${options.staleTree}\n`;
+  if (diff.objects.length === 0) return options.format === "markdown" ? `### homelab diff against \`${options.base}\`\n\n${stale}No changes.\n` : `${stale}homelab diff: no changes\n`;
   if (options.format === "text") {
     return [
-      `homelab diff against ${options.base}`,
+      `${stale}homelab diff against ${options.base}`,
       "",
       ...summaryLines(diff, "  ", (s) => s),
       "",
@@ -42,7 +44,7 @@ export function formatDiff(diff: TreeDiff, options: { base: string; format: "mar
   const head = [
     `### homelab diff against \`${options.base}\``,
     "",
-    `${diff.objects.length} object(s) change in ${diff.components.length} component(s).`,
+    `${stale}${diff.objects.length} object(s) change in ${diff.components.length} component(s).`,
     "",
     ...summaryLines(diff, "- ", (s) => `\`${s}\``),
     "",

@@ -42,9 +42,15 @@ export async function checkoutToTemp(repoDir: string, ref: string): Promise<stri
   }
   const prefix = (await git.revparse(["--show-prefix"])).trim();
   const dir = mkdtempSync(join(tmpdir(), "homelab-diff-"));
-  await new Promise<void>((resolve, reject) => {
+  const unpacked = new Promise<void>((resolve, reject) => {
     const archive = spawn("git", ["archive", "--format=tar", ref, ...(prefix ? [prefix] : [])], { cwd: repoDir });
     const tar = spawn("tar", ["-x", "-C", dir]);
+    // A tool that cannot start (not installed) or a pipe that breaks with it: an error, not a crash.
+    const cannotRun = (error: NodeJS.ErrnoException) =>
+      reject(new UserError(`cannot unpack the tree at ${ref}: ${error.code === "ENOENT" ? "homelab diff needs git and tar on the PATH" : error.message}`));
+    archive.on("error", cannotRun);
+    tar.on("error", cannotRun);
+    tar.stdin.on("error", cannotRun);
     archive.stdout.pipe(tar.stdin);
     let failed = false;
     archive.on("close", (code) => {
@@ -52,6 +58,12 @@ export async function checkoutToTemp(repoDir: string, ref: string): Promise<stri
     });
     tar.on("close", (code) => (code === 0 && !failed ? resolve() : reject(new UserError(`cannot read the tree at ${ref}`))));
   });
+  try {
+    await unpacked;
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return prefix ? join(dir, prefix) : dir;
 }
 
@@ -71,22 +83,43 @@ async function kustomize(dir: string): Promise<Record<string, any>[]> {
   }
 }
 
+/** A file of the tree; one that is missing or unreadable says which tree and which Flux Kustomization needs it. */
+function readTreeFile(root: string, path: string, why: string): string {
+  try {
+    return readFileSync(join(root, path), "utf8");
+  } catch (error) {
+    throw new UserError(`${why} ${path}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); run \`npm run generate\``);
+  }
+}
+
 /** Which Flux Kustomization applies each object: read from the files each path lists. */
-function objectsOfPath(root: string, path: string): string[] {
-  const kustomization = parseAllDocuments(readFileSync(join(root, path, "kustomization.yaml"), "utf8"))[0]?.toJS() as { resources?: string[] };
-  return (kustomization.resources ?? []).flatMap((file) =>
-    parseAllDocuments(readFileSync(join(root, path, file), "utf8"))
+function objectsOfPath(root: string, side: string, unit: Record<string, any>): string[] {
+  const path = String(unit.spec?.path);
+  const why = `${side}: the Flux Kustomization ${unit.metadata.name} applies`;
+  const kustomization = parseAllDocuments(readTreeFile(root, join(path, "kustomization.yaml"), why))[0]?.toJS() as { resources?: string[] } | null;
+  return (kustomization?.resources ?? []).flatMap((file) =>
+    parseAllDocuments(readTreeFile(root, join(path, file), why))
       .map((d) => d.toJS() as Record<string, any>)
       .filter((o) => o && o.kind)
       .map(objectKey),
   );
 }
 
+function parseManifest(text: string): { files: Record<string, string> } | undefined {
+  try {
+    const manifest = JSON.parse(text) as { files?: unknown };
+    return typeof manifest?.files === "object" && manifest.files !== null ? (manifest as { files: Record<string, string> }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Every object Flux would apply from the tree in `root`, keyed by kind/namespace/name. */
 export async function renderTree(root: string, side: string): Promise<RenderedTree> {
   const manifestPath = join(root, MANIFEST_PATH);
   if (!existsSync(manifestPath)) throw new UserError(`${side} is not a homelab tree: it has no ${MANIFEST_PATH}`);
-  const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { files: Record<string, string> };
+  const manifest = parseManifest(readFileSync(manifestPath, "utf8"));
+  if (!manifest) throw new UserError(`${side}: ${MANIFEST_PATH} is not the generator's manifest (not JSON with a "files" map); run \`npm run generate\``);
   const clusterFile = Object.keys(manifest.files).find((p) => /^clusters\/[^/]+\/kustomization\.yaml$/.test(p));
   if (!clusterFile) throw new UserError(`${side} is not a homelab tree: no clusters/<name>/kustomization.yaml`);
   const clusterDir = clusterFile.slice(0, -"/kustomization.yaml".length);
@@ -100,7 +133,7 @@ export async function renderTree(root: string, side: string): Promise<RenderedTr
     objects.set(objectKey(object), { key: objectKey(object), unit, object });
   }
   // One kustomize run over every path (a kustomization in a scratch folder lists them all).
-  const unitOf = new Map(units.flatMap((unit) => objectsOfPath(root, unit.spec.path).map((key) => [key, unit.metadata.name as string] as const)));
+  const unitOf = new Map(units.flatMap((unit) => objectsOfPath(root, side, unit).map((key) => [key, unit.metadata.name as string] as const)));
   const scratch = mkdtempSync(join(tmpdir(), "homelab-diff-all-"));
   try {
     writeFileSync(join(scratch, "kustomization.yaml"), JSON.stringify({ resources: units.map((u) => relative(scratch, join(root, u.spec.path))) }));

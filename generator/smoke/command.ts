@@ -1,8 +1,10 @@
 // `homelab smoke`: the seed's milestones against the live cluster, in order, each with its
 // duration. It stops at the first milestone that fails (the later ones build on it) and always
 // deletes what it created, failure or not. Exit code 0 when every milestone passed, else 1.
+// --timeout bounds the milestones, every request included; the clean-up gets a grace period
+// after it, so a run that ran out of time still removes its namespace.
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, NetworkingV1Api, type KubeConfig, type V1PersistentVolumeClaim, type V1Pod } from "@kubernetes/client-node";
-import { apiErrorText, errorText, formatDuration, loadKubeConfig, serverOf, sleep, statusCode } from "../status/kube.ts";
+import { apiErrorText, Deadline, errorText, formatDuration, loadKubeConfig, makeApiClient, serverOf, sleep, statusCode } from "../status/kube.ts";
 import { prometheusDatasource } from "./grafana.ts";
 import { describeHttpsError, fetchWithRootCa, type HttpsResult } from "./https.ts";
 import {
@@ -27,16 +29,23 @@ export interface SmokeOptions {
   readonly out: (line: string) => void;
   /** Where to connect for a host ("address" or "address:port"); default: DNS. */
   readonly resolve?: (host: string) => string;
-  /** How long each wait (pod, claim, certificate, …) may take; default 5 minutes. */
+  /** How long the milestones may take, all together; default 10 minutes. */
   readonly timeoutMs?: number;
   /** Time between polls; default 2 s. */
   readonly intervalMs?: number;
 }
 
 const LONGHORN_DRIVER = "driver.longhorn.io";
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+/** The clean-up's time when the milestones used up theirs: enough to send the delete and see it start. */
+const CLEANUP_GRACE_MS = 30_000;
+/** At most this long waiting for the namespace to go; after that it is reported as being deleted. */
+const CLEANUP_WAIT_MS = 120_000;
 
 interface Clients {
   readonly kc: KubeConfig;
+  /** Every request of these clients ends by it. */
+  readonly deadline: Deadline;
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
   readonly net: NetworkingV1Api;
@@ -50,30 +59,44 @@ interface Created {
 
 type Poll<T> = { readonly done: T } | { readonly pending: string };
 
-/** Polls until done; on timeout the error says what it was still waiting for. */
-async function waitFor<T>(options: SmokeOptions, probe: () => Promise<Poll<T>>): Promise<T> {
-  const timeoutMs = options.timeoutMs ?? 5 * 60_000;
-  const deadline = Date.now() + timeoutMs;
+/** Polls until done, at most until the clients' deadline; on timeout the error says what it was still waiting for. */
+async function waitFor<T>({ deadline }: Clients, options: SmokeOptions, probe: () => Promise<Poll<T>>): Promise<T> {
+  const started = Date.now();
+  let pending: string | undefined;
   for (;;) {
-    const result = await probe();
+    let result: Poll<T>;
+    try {
+      result = await probe();
+    } catch (error) {
+      // A look the deadline cut short says nothing new when an earlier one said something.
+      if (!deadline.signal.aborted || pending === undefined) throw error;
+      result = { pending };
+    }
     if ("done" in result) return result.done;
-    const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`timed out after ${formatDuration(timeoutMs)}: ${result.pending}`);
-    await sleep(Math.min(options.intervalMs ?? 2_000, left));
+    // The same for a look that reports its failures as pending (the HTTPS probe).
+    if (!deadline.signal.aborted || pending === undefined) pending = result.pending;
+    await sleep(Math.min(options.intervalMs ?? 2_000, deadline.left()));
+    // No time left for another look (it would be cut short at once): the last one is the answer.
+    if (deadline.left() <= 0) throw new Error(`timed out after ${formatDuration(Date.now() - started)}: ${pending}`);
   }
+}
+
+function makeClients(kc: KubeConfig, deadline: Deadline): Clients {
+  return {
+    kc,
+    deadline,
+    core: makeApiClient(kc, CoreV1Api, deadline),
+    apps: makeApiClient(kc, AppsV1Api, deadline),
+    net: makeApiClient(kc, NetworkingV1Api, deadline),
+    custom: makeApiClient(kc, CustomObjectsApi, deadline),
+  };
 }
 
 const notFound = (error: unknown) => statusCode(error) === 404;
 
 export async function smokeCommand(options: SmokeOptions): Promise<number> {
   const kc = loadKubeConfig(options.kubeconfig);
-  const clients: Clients = {
-    kc,
-    core: kc.makeApiClient(CoreV1Api),
-    apps: kc.makeApiClient(AppsV1Api),
-    net: kc.makeApiClient(NetworkingV1Api),
-    custom: kc.makeApiClient(CustomObjectsApi),
-  };
+  const clients = makeClients(kc, new Deadline(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, "the --timeout"));
   // Every line goes through here: a secret read along the way never reaches the output.
   const secrets = new Set<string>();
   const say = (line: string) => options.out([...secrets].filter((s) => s.length > 0).reduce((text, secret) => text.split(secret).join("***"), line));
@@ -110,8 +133,9 @@ export async function smokeCommand(options: SmokeOptions): Promise<number> {
     }
   } finally {
     const t0 = Date.now();
+    const cleanupDeadline = new Deadline(Math.min(CLEANUP_WAIT_MS, Math.max(clients.deadline.left(), CLEANUP_GRACE_MS)), "the clean-up's time");
     try {
-      const detail = await cleanUp(clients, options, created);
+      const detail = await cleanUp(makeClients(kc, cleanupDeadline), options, created);
       say(`  ok    clean-up: ${detail} (${formatDuration(Date.now() - t0)})`);
     } catch (error) {
       failed = true;
@@ -123,9 +147,9 @@ export async function smokeCommand(options: SmokeOptions): Promise<number> {
   return failed ? 1 : 0;
 }
 
-async function nodesReady({ core }: Clients, options: SmokeOptions): Promise<string> {
-  return waitFor<string>(options, async () => {
-    const nodes = (await core.listNode()).items;
+async function nodesReady(clients: Clients, options: SmokeOptions): Promise<string> {
+  return waitFor<string>(clients, options, async () => {
+    const nodes = (await clients.core.listNode()).items;
     if (nodes.length === 0) return { pending: "the cluster has no nodes" };
     const notReady = nodes.filter((n) => n.status?.conditions?.find((c) => c.type === "Ready")?.status !== "True");
     if (notReady.length > 0) {
@@ -140,7 +164,8 @@ async function nodesReady({ core }: Clients, options: SmokeOptions): Promise<str
 }
 
 /** Creates the namespace, first waiting out (or removing) one left by an interrupted run. */
-async function createNamespace({ core }: Clients, options: SmokeOptions, created: Created): Promise<void> {
+async function createNamespace(clients: Clients, options: SmokeOptions, created: Created): Promise<void> {
+  const { core } = clients;
   try {
     const existing = await core.readNamespace({ name: SMOKE_NAMESPACE });
     // Only ever delete a namespace this command made (its labels say so).
@@ -148,7 +173,7 @@ async function createNamespace({ core }: Clients, options: SmokeOptions, created
       throw new Error(`namespace ${SMOKE_NAMESPACE} exists and was not made by homelab smoke; not touching it`);
     }
     if (!existing.metadata?.deletionTimestamp) await core.deleteNamespace({ name: SMOKE_NAMESPACE });
-    await waitFor(options, async () => {
+    await waitFor(clients, options, async () => {
       try {
         await core.readNamespace({ name: SMOKE_NAMESPACE });
         return { pending: `namespace ${SMOKE_NAMESPACE} from an earlier run is still being deleted` };
@@ -174,7 +199,7 @@ function podProblem(pod: V1Pod): string {
 async function podRuns(clients: Clients, options: SmokeOptions, created: Created): Promise<string> {
   await createNamespace(clients, options, created);
   await clients.core.createNamespacedPod({ namespace: SMOKE_NAMESPACE, body: smokePod() });
-  return waitFor<string>(options, async () => {
+  return waitFor<string>(clients, options, async () => {
     const pod = await clients.core.readNamespacedPod({ name: POD_NAME, namespace: SMOKE_NAMESPACE });
     const phase = pod.status?.phase;
     if (phase === "Failed") throw new Error(podProblem(pod));
@@ -183,9 +208,10 @@ async function podRuns(clients: Clients, options: SmokeOptions, created: Created
   });
 }
 
-async function claimBinds({ core }: Clients, options: SmokeOptions): Promise<string> {
+async function claimBinds(clients: Clients, options: SmokeOptions): Promise<string> {
+  const { core } = clients;
   await core.createNamespacedPersistentVolumeClaim({ namespace: SMOKE_NAMESPACE, body: smokeClaim() });
-  const claim = await waitFor<V1PersistentVolumeClaim>(options, async () => {
+  const claim = await waitFor<V1PersistentVolumeClaim>(clients, options, async () => {
     const pvc = await core.readNamespacedPersistentVolumeClaim({ name: CLAIM_NAME, namespace: SMOKE_NAMESPACE });
     if (pvc.status?.phase === "Bound" && pvc.spec?.volumeName) return { done: pvc };
     return { pending: `claim is ${pvc.status?.phase ?? "Pending"} (storage class ${pvc.spec?.storageClassName ?? "none: is there a default StorageClass?"})` };
@@ -201,11 +227,12 @@ async function claimBinds({ core }: Clients, options: SmokeOptions): Promise<str
   return `${CLAIM_NAME} → ${volumeName} (${claim.spec?.storageClassName}, ${claim.status?.capacity?.storage ?? "?"})`;
 }
 
-async function httpsWorks({ core, apps, net, custom }: Clients, options: SmokeOptions, host: string): Promise<string> {
+async function httpsWorks(clients: Clients, options: SmokeOptions, host: string): Promise<string> {
+  const { core, apps, net, custom, deadline } = clients;
   await apps.createNamespacedDeployment({ namespace: SMOKE_NAMESPACE, body: smokeDeployment() });
   await core.createNamespacedService({ namespace: SMOKE_NAMESPACE, body: smokeService() });
   await net.createNamespacedIngress({ namespace: SMOKE_NAMESPACE, body: smokeIngress(host) });
-  await waitFor(options, async () => {
+  await waitFor(clients, options, async () => {
     try {
       const certificate = (await custom.getNamespacedCustomObject({
         group: "cert-manager.io",
@@ -224,9 +251,9 @@ async function httpsWorks({ core, apps, net, custom }: Clients, options: SmokeOp
   });
   const address = options.resolve?.(host);
   // Traefik may serve its default certificate, or 404, until it has read the new secret and route.
-  const result = await waitFor<HttpsResult>(options, async () => {
+  const result = await waitFor<HttpsResult>(clients, options, async () => {
     try {
-      const answer = await fetchWithRootCa({ host, address, rootCaPem: options.rootCaPem, timeoutMs: 10_000 });
+      const answer = await fetchWithRootCa({ host, address, rootCaPem: options.rootCaPem, timeoutMs: 10_000, signal: deadline.signal });
       if (answer.status !== 200) return { pending: `https://${host}/ answered HTTP ${answer.status}` };
       return { done: answer };
     } catch (error) {
@@ -236,12 +263,14 @@ async function httpsWorks({ core, apps, net, custom }: Clients, options: SmokeOp
   return `https://${host}/ → HTTP ${result.status}, certificate for ${result.names || host} issued by ${result.issuer}`;
 }
 
-async function grafanaDatasource({ kc, core }: Clients, secrets: Set<string>): Promise<string> {
-  const datasource = await prometheusDatasource(kc, core, secrets);
+async function grafanaDatasource({ kc, core, deadline }: Clients, secrets: Set<string>): Promise<string> {
+  const datasource = await prometheusDatasource(kc, core, deadline, secrets);
   return `${datasource.name} → ${datasource.url ?? "?"}${datasource.isDefault ? " (default)" : ""}`;
 }
 
-async function cleanUp({ core }: Clients, options: SmokeOptions, created: Created): Promise<string> {
+/** Runs with its own clients and deadline (see CLEANUP_GRACE_MS). */
+async function cleanUp(clients: Clients, options: SmokeOptions, created: Created): Promise<string> {
+  const { core } = clients;
   if (!created.namespace) return "nothing was created";
   try {
     await core.deleteNamespace({ name: SMOKE_NAMESPACE, propagationPolicy: "Background" });
@@ -250,7 +279,7 @@ async function cleanUp({ core }: Clients, options: SmokeOptions, created: Create
   }
   // Deleting the namespace deletes the claim, and with it the volume (reclaim policy Delete).
   try {
-    await waitFor({ ...options, timeoutMs: Math.min(options.timeoutMs ?? 120_000, 120_000) }, async () => {
+    await waitFor(clients, options, async () => {
       try {
         await core.readNamespace({ name: SMOKE_NAMESPACE });
         return { pending: "still terminating" };

@@ -6,7 +6,7 @@
 // Grafana would never see one sent through the proxy. Cookies pass through untouched.
 import type { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { GRAFANA_ADMIN_SECRET } from "../components/monitoring.ts";
-import { rawRequest, type RawResponse } from "../status/kube.ts";
+import { rawRequest, type Deadline, type RawResponse } from "../status/kube.ts";
 
 export const GRAFANA_NAMESPACE = "monitoring";
 /** kube-prometheus-stack's Grafana Service (<release>-grafana, port 80). */
@@ -23,8 +23,9 @@ export interface Datasource {
  * The Prometheus datasource, or an Error saying what is missing. `secrets` receives the admin
  * password (and its base64 form) as soon as it is read, so the caller can keep it out of
  * anything it prints. The user name is not secret: the generator writes it as a literal.
+ * Each request through the proxy ends with `deadline`, as the client's own do.
  */
-export async function prometheusDatasource(kc: KubeConfig, core: CoreV1Api, secrets: Set<string>): Promise<Datasource> {
+export async function prometheusDatasource(kc: KubeConfig, core: CoreV1Api, deadline: Deadline, secrets: Set<string>): Promise<Datasource> {
   const { data } = await core.readNamespacedSecret({ name: GRAFANA_ADMIN_SECRET, namespace: GRAFANA_NAMESPACE });
   const value = (key: string, secret: boolean): string => {
     const encoded = data?.[key];
@@ -41,12 +42,13 @@ export async function prometheusDatasource(kc: KubeConfig, core: CoreV1Api, secr
     path: `${GRAFANA_PROXY}/login`,
     headers: { "content-type": "application/json", accept: "application/json" },
     body: JSON.stringify({ user, password }),
+    signal: deadline.requestSignal(),
   });
   if (login.status !== 200) throw new Error(`Grafana login as the admin from ${GRAFANA_ADMIN_SECRET} failed: ${describe(login)}`);
   const cookie = cookiesOf(login);
   if (!cookie) throw new Error("Grafana accepted the login but set no session cookie");
   try {
-    const answer = await rawRequest(kc, { method: "GET", path: `${GRAFANA_PROXY}/api/datasources`, headers: { cookie, accept: "application/json" } });
+    const answer = await rawRequest(kc, { method: "GET", path: `${GRAFANA_PROXY}/api/datasources`, headers: { cookie, accept: "application/json" }, signal: deadline.requestSignal() });
     if (answer.status !== 200) throw new Error(`GET /api/datasources: ${describe(answer)}`);
     const datasources = JSON.parse(answer.body) as Datasource[];
     const prometheus = datasources.find((d) => d.type === "prometheus");
@@ -54,7 +56,7 @@ export async function prometheusDatasource(kc: KubeConfig, core: CoreV1Api, secr
     return prometheus;
   } finally {
     // Ends the session the login opened; a failure here changes nothing about the result.
-    await rawRequest(kc, { method: "GET", path: `${GRAFANA_PROXY}/logout`, headers: { cookie } }).catch(() => undefined);
+    await rawRequest(kc, { method: "GET", path: `${GRAFANA_PROXY}/logout`, headers: { cookie }, signal: deadline.requestSignal() }).catch(() => undefined);
   }
 }
 

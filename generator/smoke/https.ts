@@ -20,9 +20,11 @@ export function parseAddress(address: string): { host: string; port: number } {
   return { host: address, port: 443 };
 }
 
-export function fetchWithRootCa(options: { host: string; address?: string; rootCaPem: string; timeoutMs: number }): Promise<HttpsResult> {
+/** `timeoutMs`: how long the connection may stay silent; `signal` ends the request at the command's deadline. */
+export function fetchWithRootCa(options: { host: string; address?: string; rootCaPem: string; timeoutMs: number; signal: AbortSignal }): Promise<HttpsResult> {
   const target = parseAddress(options.address ?? options.host);
   return new Promise((resolve, reject) => {
+    const fail = (error: unknown) => reject(options.signal.aborted ? options.signal.reason : error);
     const req = request(
       {
         host: target.host,
@@ -36,15 +38,17 @@ export function fetchWithRootCa(options: { host: string; address?: string; rootC
         ca: options.rootCaPem,
         agent: false,
         timeout: options.timeoutMs,
+        signal: options.signal,
       },
       (res) => {
         const leaf: PeerCertificate = (res.socket as TLSSocket).getPeerCertificate();
         res.resume();
+        res.on("error", fail);
         res.on("end", () => resolve({ status: res.statusCode ?? 0, issuer: String(leaf.issuer?.CN ?? "?"), names: leaf.subjectaltname ?? "" }));
       },
     );
     req.on("timeout", () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
-    req.on("error", reject);
+    req.on("error", fail);
     req.end();
   });
 }

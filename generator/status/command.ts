@@ -1,18 +1,19 @@
 // `homelab status [--wait]`: every Flux Kustomization and HelmRelease of this repository by
 // phase, read with @kubernetes/client-node. Exit codes: without --wait, 1 when an object has
 // failed; with --wait, 0 once everything is Ready at the branch head, 1 on a failure Flux will
-// not retry its way out of, or on timeout.
+// not retry its way out of, or on timeout. --timeout bounds the whole command, every request to
+// the API server included.
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { UserError } from "../errors.ts";
 import { FLUX_NAMESPACE } from "../render/flux.ts";
 import { formatChanges, formatStatus, shortRevision } from "./format.ts";
-import { apiErrorText, apiUserError, formatDuration, loadKubeConfig, sleep, statusCode } from "./kube.ts";
+import { apiErrorText, apiUserError, Deadline, formatDuration, loadKubeConfig, makeApiClient, REQUEST_TIMEOUT_MS, serverOf, sleep, statusCode } from "./kube.ts";
 import { allItems, buildReport, GIT_REPOSITORY, isSettled, terminalFailures, type FluxObject, type StatusReport } from "./report.ts";
 
 export interface StatusOptions {
   readonly kubeconfig?: string;
   readonly wait?: boolean;
-  /** How long --wait waits; default 15 minutes. */
+  /** How long the command may take; default 15 minutes with --wait, else one request's timeout. */
   readonly timeoutMs?: number;
   readonly color: boolean;
   /** Time between polls of --wait; default 5 s. */
@@ -20,7 +21,7 @@ export interface StatusOptions {
   readonly out: (line: string) => void;
 }
 
-const DEFAULT_TIMEOUT_MS = 15 * 60_000;
+const DEFAULT_WAIT_TIMEOUT_MS = 15 * 60_000;
 const DEFAULT_INTERVAL_MS = 5_000;
 /** With nothing changing (a long Helm install), a line now and then shows it is still waiting. */
 const HEARTBEAT_MS = 60_000;
@@ -51,14 +52,15 @@ async function readCluster(api: CustomObjectsApi): Promise<Reading> {
 
 export async function statusCommand(options: StatusOptions): Promise<number> {
   const kc = loadKubeConfig(options.kubeconfig);
-  const api = kc.makeApiClient(CustomObjectsApi);
+  const deadline = new Deadline(options.timeoutMs ?? (options.wait ? DEFAULT_WAIT_TIMEOUT_MS : REQUEST_TIMEOUT_MS), "the --timeout");
+  const api = makeApiClient(kc, CustomObjectsApi, deadline);
   if (!options.wait) {
     const reading = await readOnce(kc, api);
     if ("notYet" in reading) throw new UserError(reading.notYet);
     for (const line of formatStatus(reading.report, options)) options.out(line);
     return allItems(reading.report).some((item) => item.state === "failed") || reading.report.source !== undefined ? 1 : 0;
   }
-  return waitForReady(kc, api, options);
+  return waitForReady(kc, api, deadline, options);
 }
 
 async function readOnce(kc: KubeConfig, api: CustomObjectsApi): Promise<Reading> {
@@ -69,13 +71,12 @@ async function readOnce(kc: KubeConfig, api: CustomObjectsApi): Promise<Reading>
   }
 }
 
-async function waitForReady(kc: KubeConfig, api: CustomObjectsApi, options: StatusOptions): Promise<number> {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+async function waitForReady(kc: KubeConfig, api: CustomObjectsApi, deadline: Deadline, options: StatusOptions): Promise<number> {
   const intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
   const started = Date.now();
   const elapsed = () => formatDuration(Date.now() - started);
   const { out } = options;
-  out(`waiting up to ${formatDuration(timeoutMs)} for every object to be Ready at the branch head`);
+  out(`waiting up to ${formatDuration(deadline.ms)} for every object to be Ready at the branch head`);
   let previous: StatusReport | undefined;
   let lastProblem: string | undefined;
   let lastLine = Date.now();
@@ -91,12 +92,14 @@ async function waitForReady(kc: KubeConfig, api: CustomObjectsApi, options: Stat
       const code = statusCode(error);
       // Credentials do not fix themselves; an API server restarting (k3s upgrade) does.
       if (code === 401 || code === 403) throw apiUserError(kc, "reading the Flux objects", error);
-      reading = { notYet: `cannot read the Flux objects: ${apiErrorText(error)}` };
+      // A read the deadline cut short says nothing new when an earlier one said something.
+      const cutShort = deadline.signal.aborted && (previous !== undefined || lastProblem !== undefined);
+      if (!cutShort) reading = { notYet: `cannot read the Flux objects at ${serverOf(kc)}: ${apiErrorText(error)}` };
     }
-    if ("notYet" in reading) {
+    if (reading !== undefined && "notYet" in reading) {
       if (reading.notYet !== lastProblem) say(`[${elapsed()}] ${reading.notYet}`);
       lastProblem = reading.notYet;
-    } else {
+    } else if (reading !== undefined) {
       lastProblem = undefined;
       const report = reading.report;
       if (previous) for (const line of formatChanges(previous, report, { color: options.color, elapsed: elapsed() })) say(line);
@@ -115,16 +118,16 @@ async function waitForReady(kc: KubeConfig, api: CustomObjectsApi, options: Stat
         return 1;
       }
     }
-    const left = started + timeoutMs - Date.now();
-    if (left <= 0) {
-      if (previous) {
-        out("");
-        for (const line of formatStatus(previous, options)) out(line);
-      }
-      out(`timed out after ${elapsed()}: ${notReadyText(previous, lastProblem)}`);
+    await sleep(Math.min(intervalMs, deadline.left()));
+    // No time left for another read (it would be cut short at once): the last one is the answer.
+    if (deadline.left() <= 0) {
+      // Never an answer to show: an error, as without --wait.
+      if (!previous) throw new UserError(`status --wait timed out after ${elapsed()}: ${lastProblem}`);
+      out("");
+      for (const line of formatStatus(previous, options)) out(line);
+      out(`timed out after ${elapsed()}: ${notReadyText(previous)}${lastProblem ? `; the last read: ${lastProblem}` : ""}`);
       return 1;
     }
-    await sleep(Math.min(intervalMs, left));
   }
 }
 
@@ -134,8 +137,7 @@ function countText(report: StatusReport): string {
   return [...counts].map(([state, n]) => `${n} ${state}`).join(", ");
 }
 
-function notReadyText(report: StatusReport | undefined, problem: string | undefined): string {
-  if (!report) return problem ?? "no answer from the cluster";
+function notReadyText(report: StatusReport): string {
   const pending = allItems(report).filter((item) => item.state !== "suspended" && (item.state !== "ready" || item.atHead === false));
   if (pending.length === 0) return report.head ? "the source is not Ready" : "Flux has not fetched the branch yet";
   return `not Ready at the head: ${pending.map((item) => `${item.kind} ${item.namespace}/${item.name} (${item.state})`).join(", ")}`;

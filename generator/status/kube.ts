@@ -3,7 +3,7 @@
 // cannot send: a service-proxy POST with a body and cookies).
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest, type RequestOptions } from "node:https";
-import { ApiException, KubeConfig } from "@kubernetes/client-node";
+import { ApiException, createConfiguration, KubeConfig, ServerConfiguration, type ApiConstructor, type ApiType } from "@kubernetes/client-node";
 import { UserError } from "../errors.ts";
 
 const NO_KUBECONFIG_HINT = "pass --kubeconfig FILE or set KUBECONFIG (on a k3s server: /etc/rancher/k3s/k3s.yaml)";
@@ -15,14 +15,87 @@ export function loadKubeConfig(file?: string): KubeConfig {
     if (file) kc.loadFromFile(file);
     else kc.loadFromDefault();
   } catch (error) {
-    throw new UserError(`cannot read the kubeconfig ${file ?? process.env.KUBECONFIG ?? "~/.kube/config"}: ${errorText(error)}; ${NO_KUBECONFIG_HINT}`);
+    // The YAML parser's message continues with a drawing of the place: its first line says it.
+    const reason = errorText(error).split("\n")[0];
+    throw new UserError(`cannot read the kubeconfig ${file ?? process.env.KUBECONFIG ?? "~/.kube/config"}: ${reason}; ${NO_KUBECONFIG_HINT}`);
   }
   const cluster = kc.getCurrentCluster();
+  if (!cluster && file) throw new UserError(`the kubeconfig ${file} has no current cluster: its current-context must name a context whose cluster it lists`);
   // With no kubeconfig at all, loadFromDefault falls back to an unauthenticated localhost:8080.
   if (!cluster || (!file && cluster.name === "cluster" && cluster.server === "http://localhost:8080")) {
     throw new UserError(`no Kubernetes cluster configured: ${NO_KUBECONFIG_HINT}`);
   }
+  // Checked here: the client would only fail on the first request, with the URL parser's words.
+  if (!URL.canParse(cluster.server) || !/^https?:$/.test(new URL(cluster.server).protocol)) {
+    throw new UserError(`the kubeconfig's cluster ${cluster.name} has the server "${cluster.server}", which is not an https:// (or http://) URL`);
+  }
   return kc;
+}
+
+/**
+ * How long one request to the API server may go unanswered. The API server answers a plain read
+ * in well under a second and gives up on a request itself after 60 s.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/** setTimeout's limit: a longer delay would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A signal that aborts after `ms` with `reason` as the error; the timer keeps no process alive. */
+function abortAfter(ms: number, reason: string): AbortSignal {
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new Error(reason)), Math.min(ms, MAX_TIMER_MS)).unref();
+  return controller.signal;
+}
+
+/**
+ * The time a command may take (--timeout). Every request ends at the sooner of its own timeout
+ * and this deadline, so a server that accepts connections and never answers cannot hold the
+ * command past it.
+ */
+export class Deadline {
+  readonly ms: number;
+  /** Aborts when the deadline passes. */
+  readonly signal: AbortSignal;
+  private readonly end: number;
+
+  /** `name`: what the user knows this time as, for the message, e.g. "the --timeout". */
+  constructor(ms: number, name: string) {
+    this.ms = ms;
+    this.end = Date.now() + ms;
+    this.signal = abortAfter(ms, `no answer before ${name} of ${formatDuration(ms)} ran out`);
+  }
+
+  left(): number {
+    return Math.max(0, this.end - Date.now());
+  }
+
+  /** The signal for one request to the API server. */
+  requestSignal(): AbortSignal {
+    return AbortSignal.any([this.signal, abortAfter(REQUEST_TIMEOUT_MS, `the API server did not answer within ${formatDuration(REQUEST_TIMEOUT_MS)}`)]);
+  }
+}
+
+/**
+ * kc.makeApiClient, with a time limit on every request: the generated client hands a request's
+ * AbortSignal to fetch, and this client's middleware gives each request one from `deadline`.
+ */
+export function makeApiClient<T extends ApiType>(kc: KubeConfig, type: ApiConstructor<T>, deadline: Deadline): T {
+  return new type(
+    createConfiguration({
+      baseServer: new ServerConfiguration(serverOf(kc), {}),
+      authMethods: { default: kc },
+      promiseMiddleware: [
+        {
+          pre: async (request) => {
+            request.setSignal(deadline.requestSignal());
+            return request;
+          },
+          post: async (response) => response,
+        },
+      ],
+    }),
+  );
 }
 
 export function serverOf(kc: KubeConfig): string {
@@ -106,23 +179,25 @@ export interface RawResponse {
  */
 export async function rawRequest(
   kc: KubeConfig,
-  options: { method: "GET" | "POST"; path: string; headers?: Record<string, string>; body?: string },
+  options: { method: "GET" | "POST"; path: string; headers?: Record<string, string>; body?: string; signal: AbortSignal },
 ): Promise<RawResponse> {
   const server = new URL(serverOf(kc));
   const url = new URL(server.pathname.replace(/\/$/, "") + options.path, server);
-  const requestOptions: RequestOptions = { method: options.method, headers: {} };
+  const requestOptions: RequestOptions = { method: options.method, headers: {}, signal: options.signal };
   await kc.applyToHTTPSOptions(requestOptions);
   requestOptions.headers = { ...requestOptions.headers, ...options.headers };
   return new Promise((resolve, reject) => {
+    // An abort says why (the deadline's reason), not node's generic "The operation was aborted".
+    const fail = (error: unknown) => reject(options.signal.aborted ? options.signal.reason : error);
     // A plain-http server is only allowed by client-node with insecure-skip-tls-verify; honour it here too.
     const send = url.protocol === "http:" ? httpRequest : httpsRequest;
     const req = send(url, requestOptions, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
+      res.on("error", fail);
     });
-    req.on("error", reject);
+    req.on("error", fail);
     req.end(options.body);
   });
 }

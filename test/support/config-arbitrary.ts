@@ -3,9 +3,11 @@
 // are sometimes present and sometimes absent. A few paths get overrides where pure schema
 // drawing cannot produce a meaningful config (age keys carry a bech32 checksum, app names must
 // avoid the platform's own names, ...). brokenHomelabConfig turns a valid config into an
-// invalid one with exactly one mutation.
+// invalid one with exactly one mutation; aliasedHomelabConfig repeats one of its values
+// through a YAML alias.
+import { generateKeyPairSync } from "node:crypto";
 import fc, { type Arbitrary } from "fast-check";
-import { stringify } from "yaml";
+import { Alias, Document, stringify, YAMLMap, YAMLSeq, type Node } from "yaml";
 import { presetKeys } from "../../generator/config/presets.ts";
 import { reservedNames } from "../../generator/config/rules.ts";
 import { HomelabSchema } from "../../generator/config/schema.ts";
@@ -158,8 +160,9 @@ function objectArbitrary(schema: JsonSchema, options: SchemaArbitraryOptions, pa
   const model: Record<string, Arbitrary<unknown>> = {};
   for (const [key, property] of Object.entries(properties)) {
     const arbitrary = schemaArbitrary(property, options, childPath(path, key));
-    // Absent first, so that shrinking drops optional keys.
-    model[key] = required.has(key) ? arbitrary : fc.oneof(fc.constant(ABSENT), arbitrary);
+    // Absent first, so that shrinking drops optional keys; present more often, so that keys
+    // three optional levels deep are written often enough to be covered.
+    model[key] = required.has(key) ? arbitrary : fc.oneof({ weight: 1, arbitrary: fc.constant(ABSENT) }, { weight: 2, arbitrary });
   }
   const declared = fc.record(model).map((record) => Object.fromEntries(Object.entries(record).filter(([, value]) => value !== ABSENT)));
   const open = openValueSchema(schema);
@@ -279,8 +282,24 @@ export const plausibleAppNames: readonly string[] = [
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** Mostly `preferred`, sometimes anything the schema allows (`base`). */
+function mostly(preferred: Arbitrary<unknown>, base: Arbitrary<unknown>): Arbitrary<unknown> {
+  return fc.oneof({ weight: 9, arbitrary: preferred }, { weight: 1, arbitrary: base });
+}
+
+/** A real OpenSSH public key line: the pattern alone cannot make key data that decodes to its type. */
+function sshPublicKey(): string {
+  const raw = generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(-32);
+  const field = (bytes: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, bytes.length]), bytes]);
+  return `ssh-ed25519 ${Buffer.concat([field(Buffer.from("ssh-ed25519")), field(raw)]).toString("base64")}`;
+}
+const sshKeyLine = sshPublicKey();
+
 export const appNameArbitrary: Arbitrary<string> = fc
-  .oneof({ weight: 3, arbitrary: fc.stringMatching(dnsLabel, { size: "xsmall" }) }, { weight: 2, arbitrary: fc.constantFrom(...plausibleAppNames) })
+  .oneof(
+    { weight: 3, arbitrary: mostly(fc.stringMatching(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, { size: "xsmall" }), fc.stringMatching(dnsLabel, { size: "xsmall" })) as Arbitrary<string> },
+    { weight: 2, arbitrary: fc.constantFrom(...plausibleAppNames) },
+  )
   .filter((name) => !reservedNames.has(name) && !(presetKeys as readonly string[]).includes(name));
 
 /** Keys of Helm values: mostly plain identifiers, sometimes YAML-ish or odd strings. */
@@ -295,11 +314,6 @@ export interface HomelabArbitraryOptions {
   readonly ageRecipients: readonly string[];
 }
 
-/** Mostly `preferred`, sometimes anything the schema allows (`base`). */
-function mostly(preferred: Arbitrary<unknown>, base: Arbitrary<unknown>): Arbitrary<unknown> {
-  return fc.oneof({ weight: 9, arbitrary: preferred }, { weight: 1, arbitrary: base });
-}
-
 /** At least one port, and one targetPort only for one port number (rules.ts). */
 function isMeaningfulExpose(expose: unknown): boolean {
   if (!isObject(expose) || (expose.tcp === undefined && expose.udp === undefined)) return false;
@@ -311,6 +325,9 @@ export function validHomelabConfig(options: HomelabArbitraryOptions): Arbitrary<
   return schemaArbitrary(homelabJsonSchema, {
     overrides: {
       "secrets.ageRecipients[]": () => fc.constantFrom(...options.ageRecipients),
+      "image.admin.sshKey": (base) => mostly(fc.constantFrom(sshKeyLine, `${sshKeyLine} me@laptop`), base),
+      // The files would have to exist in the repository (test/safety-config.test.ts covers them).
+      "image.caCertificates": (base) => mostly(fc.constant([]), base),
       // Rule rejections the broken-config arbitrary covers on purpose: rare here.
       "apps.gitea.enabled": (base) => mostly(fc.constant(true), base),
       "apps.*.sso": (base) => mostly(fc.constant(false), base),
@@ -319,10 +336,50 @@ export function validHomelabConfig(options: HomelabArbitraryOptions): Arbitrary<
     keys: {
       apps: appNameArbitrary,
       "apps.*.values": valueKeyArbitrary,
-      "apps.*.expose.selector": fc.stringMatching(/^([a-z0-9.-]{1,12}\/)?[a-z][-a-z0-9_.]{0,11}$/),
+      "apps.*.expose.selector": fc.stringMatching(/^([a-z0-9]{1,6}(\.[a-z0-9]{1,6}){0,2}\/)?[a-z]([-a-z0-9_.]{0,10}[a-z0-9])?$/),
     },
     maxKeys: { apps: 4, "apps.*.values": 4 },
   }) as Arbitrary<Config>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Aliases: a value anchored in one place and repeated in another must read as a copy.
+
+export interface AliasedConfig {
+  /** What was repeated where. */
+  readonly alias: string;
+  /** homelab.yaml with an anchor on the first value and its alias in the second place. */
+  readonly text: string;
+  /** The same document with the value written out in both places. */
+  readonly expanded: string;
+}
+
+/** A schema without what may differ between places that take the same values (defaults, above all). */
+function shape(schema: JsonSchema): string {
+  return JSON.stringify(schema, (key, value: unknown) => (key === "default" || key === "description" ? undefined : value));
+}
+
+const isWithin = (path: readonly Key[], parent: readonly Key[]) => parent.every((key, i) => path[i] === key);
+
+/** Valid configs in which a later mapping or list repeats an earlier one of the same shape through an alias. */
+export function aliasedHomelabConfig(valid: Arbitrary<Config>, schema: JsonSchema = homelabJsonSchema): Arbitrary<AliasedConfig> {
+  return valid
+    .map((config) => {
+      const collections = sitesOf(config, schema).filter((s) => s.path.length > 0 && s.value !== null && typeof s.value === "object");
+      // Sites come in document order: the anchor comes first, and never holds its alias.
+      const pairs = collections.flatMap((anchored, i) =>
+        collections.slice(i + 1).flatMap((repeated) => (!isWithin(repeated.path, anchored.path) && shape(repeated.schema) === shape(anchored.schema) ? [[anchored, repeated] as const] : [])),
+      );
+      return { config, pairs };
+    })
+    .filter(({ pairs }) => pairs.length > 0)
+    .chain(({ config, pairs }) =>
+      fc.constantFrom(...pairs).map(([anchored, repeated]) => {
+        const doc = new Document(config);
+        doc.setIn(repeated.path, doc.createAlias(doc.getIn(anchored.path, true) as YAMLMap | YAMLSeq, "shared"));
+        return { alias: `${show(repeated.path)}: *${show(anchored.path)}`, text: String(doc), expanded: stringify(setAt(config, repeated.path, anchored.value)) };
+      }),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -339,14 +396,14 @@ export interface BrokenConfig {
 
 type Key = string | number;
 
-interface Site {
+export interface Site {
   readonly path: readonly Key[];
   readonly schema: JsonSchema;
   readonly value: unknown;
 }
 
 /** Every value in the document with the schema that governs it. */
-function sitesOf(value: unknown, schema: JsonSchema): Site[] {
+export function sitesOf(value: unknown, schema: JsonSchema): Site[] {
   const sites: Site[] = [];
   const visit = (node: unknown, nodeSchema: JsonSchema, path: Key[]) => {
     sites.push({ path, schema: nodeSchema, value: node });
@@ -366,7 +423,7 @@ function sitesOf(value: unknown, schema: JsonSchema): Site[] {
 const show = (path: readonly Key[]) => path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("").replace(/^\./, "") || "(root)";
 
 /** A copy of config with the value at path replaced (undefined: removed). Missing parents are created. */
-function setAt(config: Config, path: readonly Key[], value: unknown): Config {
+export function setAt(config: Config, path: readonly Key[], value: unknown): Config {
   const copy = structuredClone(config);
   let node = copy as Record<Key, unknown>;
   for (const key of path.slice(0, -1)) {
@@ -431,6 +488,69 @@ function freshAppName(config: Config, base: string): string {
   for (let i = 2; Object.hasOwn(apps, name) || reservedNames.has(name); i++) name = `${base}${i}`;
   return name;
 }
+
+/** A copy of config with a new Helm app `name` whose values are drawn into the document by `fill`. */
+function withValuesDocument(config: Config, name: string, fill: (doc: Document, values: YAMLMap) => void): string {
+  const doc = new Document(setAt(config, ["apps", name], { chart: genericChart, values: {} }));
+  fill(doc, doc.getIn(["apps", name, "values"], true) as YAMLMap);
+  // An alias without its anchor is the point of one mutation: write it anyway.
+  return doc.toString({ verifyAliasOrder: false });
+}
+
+/** Mutations through YAML aliases, in a new app's Helm values (where any value is allowed). */
+const aliasMutations: Readonly<Record<string, Mutation>> = {
+  "alias bomb": (config) => {
+    const name = freshAppName(config, "aliased");
+    // Each level repeats the one before `fan` times: (fan + 1)^levels goes past any limit.
+    return fc.record({ levels: fc.integer({ min: 3, max: 6 }), fan: fc.integer({ min: 5, max: 10 }) }).map(({ levels, fan }) => ({
+      mutation: `alias bomb in apps.${name}.values: ${levels} levels of ${fan}`,
+      text: withValuesDocument(config, name, (doc, values) => {
+        let previous: Node = doc.createNode(["lol", "lol"]);
+        values.set("l0", previous);
+        for (let level = 1; level <= levels; level++) {
+          const repeated = new YAMLSeq();
+          for (let i = 0; i < fan; i++) repeated.items.push(doc.createAlias(previous as YAMLSeq, `l${level - 1}`));
+          values.set(`l${level}`, repeated);
+          previous = repeated;
+        }
+      }),
+    }));
+  },
+
+  "alias inside its own anchor": (config) => {
+    const name = freshAppName(config, "aliased");
+    return fc.constant({
+      mutation: `apps.${name}.values.self: &self {loop: *self}`,
+      text: withValuesDocument(config, name, (doc, values) => {
+        const self = new YAMLMap();
+        values.set("self", self);
+        self.set("loop", doc.createAlias(self, "self"));
+      }),
+    });
+  },
+
+  "alias without anchor": (config) => {
+    const name = freshAppName(config, "aliased");
+    return fc.constant({
+      mutation: `apps.${name}.values.x: *nowhere`,
+      text: withValuesDocument(config, name, (_doc, values) => values.set("x", new Alias("nowhere"))),
+    });
+  },
+
+  "too many aliases": (config) => {
+    const name = freshAppName(config, "aliased");
+    return fc.integer({ min: 101, max: 300 }).map((count) => ({
+      mutation: `${count} aliases in apps.${name}.values`,
+      text: withValuesDocument(config, name, (doc, values) => {
+        const word = doc.createNode("word");
+        const copies = new YAMLSeq();
+        for (let i = 0; i < count; i++) copies.items.push(doc.createAlias(word, "word"));
+        values.set("word", word);
+        values.set("copies", copies);
+      }),
+    }));
+  },
+};
 
 export const mutations: Readonly<Record<string, Mutation>> = {
   "unknown key (typo)": (config, schema) => {
@@ -545,6 +665,28 @@ export const mutations: Readonly<Record<string, Mutation>> = {
     });
     return fc.oneof(again, twice);
   },
+
+  // The platform's names (and "kustomization": its file would replace the cluster's own list).
+  "reserved app name": (config) => {
+    const asApp = fc.constantFrom(...reservedNames, "kustomization").map((name) => broken(`apps.${name}: a name the platform uses`, setAt(config, ["apps", name], { chart: genericChart })));
+    const asNamespace = fc.constantFrom(...reservedNames).map((namespace) => {
+      const name = freshAppName(config, "app");
+      return broken(`apps.${name}.namespace: ${namespace}, a namespace the platform uses`, setAt(config, ["apps", name], { chart: genericChart, namespace }));
+    });
+    return fc.oneof(asApp, asNamespace);
+  },
+
+  // A line break in any string would start a new line of a Containerfile, unit or script.
+  "line break in a string": (config, schema) => {
+    const strings = sitesOf(config, schema).filter((s) => s.schema.type === "string" && typeof s.value === "string");
+    return fc.record({ site: fc.constantFrom(...strings), at: fc.nat(), injected: fc.constantFrom("\n", "\r\n", "\nRUN echo injected", "\n[Service]\nExecStart=/bin/sh") }).map(({ site, at, injected }) => {
+      const value = site.value as string;
+      const cut = at % (value.length + 1);
+      return broken(`line break at ${show(site.path)}: ${JSON.stringify(injected)}`, setAt(config, site.path, value.slice(0, cut) + injected + value.slice(cut)));
+    });
+  },
+
+  ...aliasMutations,
 
   "YAML syntax garbage": (config) => {
     const lines = stringify(config).split("\n");
