@@ -1,7 +1,7 @@
 // The pipeline: load → validate → defaults → plan → render → verify → write.
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { UserError, type Diagnostic } from "./errors.ts";
+import { formatDiagnostic, UserError, type Diagnostic } from "./errors.ts";
 import { checkCaCertificateFiles } from "./config/ca-certificates.ts";
 import { formatPath, loadConfigFile } from "./config/load.ts";
 import { componentsFor } from "./components/registry.ts";
@@ -15,7 +15,8 @@ import { sopsConfigFile } from "./secrets/sops-config.ts";
 import { SecretStore } from "./secrets/store.ts";
 import { treeFiles } from "./tree.ts";
 import { verifyFilePaths, verifyPlan } from "./verify.ts";
-import { checkTree, isInside, previousSecretFiles, writeTree, type CheckResult, type GeneratedFile, type WriteResult } from "./writer.ts";
+import { runCache } from "./up-to-date.ts";
+import { checkTree, isInside, MANIFEST_PATH, previousSecretFiles, writeFileAtomic, writeTree, type CheckResult, type GeneratedFile, type WriteResult } from "./writer.ts";
 import { withRepositoryLock } from "./lock.ts";
 import { recoverTransaction } from "./transaction.ts";
 
@@ -37,6 +38,8 @@ export interface Rendered {
   readonly warnings: readonly Diagnostic[];
   readonly repoDir: string;
   readonly outDir: string;
+  /** Repository files the config names, which the run read (image.caCertificates). */
+  readonly extraInputs: readonly string[];
 }
 
 /** Everything but the write: the files the config produces. Throws UserError on a bad config. */
@@ -66,7 +69,14 @@ export async function render(options: GenerateOptions): Promise<Rendered> {
     ...imageFiles({ config, plan: planned, secretFiles, ca }),
   ];
   verifyFilePaths(files, planned, config, locate);
-  return { files, stateFiles: [...caFiles, ...store.stagedFiles(), ...caRecordFiles(config, repoDir, store, ca)], warnings, repoDir, outDir };
+  return {
+    files,
+    stateFiles: [...caFiles, ...store.stagedFiles(), ...caRecordFiles(config, repoDir, store, ca)],
+    warnings,
+    repoDir,
+    outDir,
+    extraInputs: config.image.caCertificates,
+  };
 }
 
 /** Refuses output folders that would write where homelab must not: /, git's own folder, a file, a link out of the repository. */
@@ -101,6 +111,18 @@ export async function generate(options: GenerateOptions): Promise<Rendered & { r
     const rendered = await render(options);
     // A preview in another folder takes the state it needs with it and leaves the repository's alone.
     const result = writeTree(outDir, rendered.files, { stateFiles: rendered.stateFiles, protectedFiles: [resolve(options.configPath)], env: options.env });
+    // A clean run is remembered, so the next one with the same inputs can stop early (up-to-date.ts).
+    if (result.kept.length === 0) {
+      const manifest = { path: MANIFEST_PATH, content: readFileSync(join(outDir, MANIFEST_PATH), "utf8") };
+      const cache = runCache({
+        configPath: options.configPath,
+        outDir,
+        files: [...rendered.files, manifest],
+        extraInputs: rendered.extraInputs,
+        warnings: rendered.warnings.map((w) => formatDiagnostic(w, "warning")),
+      });
+      writeFileAtomic(join(outDir, cache.path), cache.content);
+    }
     return { ...rendered, result, ...(recovered ? { recovered } : {}) };
   });
 }

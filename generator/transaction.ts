@@ -6,7 +6,7 @@
 // and removals are repeated). Either way the tree and the secret store never stay half old,
 // half new.
 import { createHash } from "node:crypto";
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UserError } from "./errors.ts";
 import { fileSystemError } from "./fs-errors.ts";
@@ -19,6 +19,12 @@ export interface FileWrite {
   readonly path: string;
   readonly content: string;
   readonly mode: number;
+  /**
+   * Flushed to the disk before the commit point: the secret store and the CA, which nothing can
+   * make again, survive a power cut too. The tree is made again from them by the next run, so
+   * its files skip the flush (it would double a large run's time).
+   */
+  readonly durable?: boolean;
 }
 export interface FileChmod {
   readonly path: string;
@@ -59,22 +65,31 @@ function faultInjector(env: NodeJS.ProcessEnv): () => void {
   };
 }
 
-function writeDurable(path: string, content: string, mode: number): void {
-  mkdirSync(dirname(path), { recursive: true });
+/** Folders made by this process: one mkdir per folder, not one per file. */
+const madeFolders = new Set<string>();
+
+function writeFile(path: string, content: string, mode: number, durable: boolean): void {
+  const folder = dirname(path);
+  if (!madeFolders.has(folder)) {
+    mkdirSync(folder, { recursive: true });
+    madeFolders.add(folder);
+  }
   const fd = openSync(path, "w", mode);
   try {
     writeFileSync(fd, content);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
+    // The umask may have taken bits away: the mode is part of the tree (an executable script).
+    if (mode !== DEFAULT_FILE_MODE) fchmodSync(fd, mode);
   } finally {
     closeSync(fd);
   }
-  // The umask may have taken bits away: the mode is part of the tree (an executable script).
-  chmodSync(path, mode);
 }
+
+const DEFAULT_FILE_MODE = 0o644;
 
 function writeJournal(baseDir: string, journal: Journal): void {
   const target = join(baseDir, JOURNAL_PATH);
-  writeDurable(`${target}${TEMP_SUFFIX}`, `${JSON.stringify(journal, null, 1)}\n`, 0o644);
+  writeFile(`${target}${TEMP_SUFFIX}`, `${JSON.stringify(journal, null, 1)}\n`, DEFAULT_FILE_MODE, true);
   renameSync(`${target}${TEMP_SUFFIX}`, target);
 }
 
@@ -189,6 +204,7 @@ export function recoverTransaction(baseDir: string): "finished" | "undone" | und
 export function commitTransaction(baseDir: string, transaction: Transaction, env: NodeJS.ProcessEnv = process.env): void {
   if (transaction.writes.length === 0 && transaction.chmods.length === 0 && transaction.removals.length === 0) return;
   const beforeChange = faultInjector(env);
+  madeFolders.clear(); // An earlier transaction's removals may have taken some away.
   const journal: Journal = {
     state: "preparing",
     writes: transaction.writes.map(({ path, mode }) => ({ path, mode })),
@@ -206,7 +222,7 @@ export function commitTransaction(baseDir: string, transaction: Transaction, env
     for (const write of transaction.writes) {
       current = write.path;
       beforeChange();
-      writeDurable(join(baseDir, `${write.path}${TEMP_SUFFIX}`), write.content, write.mode);
+      writeFile(join(baseDir, `${write.path}${TEMP_SUFFIX}`), write.content, write.mode, write.durable === true);
     }
     current = JOURNAL_PATH;
     beforeChange();

@@ -240,7 +240,7 @@ export function writeTree(outDir: string, files: readonly GeneratedFile[], optio
       if (executable(mode) !== executable(statSync(join(outDir, file.path)).mode)) chmods.push({ path: file.path, mode });
       return;
     }
-    writes.push({ path: file.path, content: file.content, mode });
+    writes.push({ path: file.path, content: file.content, mode, durable: isState });
     if (isState) result.state.push(file.path);
     else if (file.path !== MANIFEST_PATH) result.written.push(file.path);
   });

@@ -196,7 +196,9 @@ describe("--check", () => {
 
 describe("one run at a time", () => {
   test("a second run waits, then says who holds the lock; a lock whose process is gone is taken over", async () => {
-    const { dir } = generated();
+    const { dir, configPath } = generated();
+    // A change, so the run needs the pipeline (an unchanged re-run stops before it: up-to-date.ts).
+    writeFileSync(configPath, `${readFileSync(configPath, "utf8")}# changed\n`);
     const holder = spawn("sleep", ["30"]);
     try {
       writeFileSync(join(dir, ".homelab", "lock"), JSON.stringify({ pid: holder.pid, host: hostname(), command: "generate", started: "2026-12-06T10:00:00.000Z" }));

@@ -31,8 +31,29 @@ function vaultwardenTokenHash(token: string): string {
   return `$argon2id$v=19$m=65540,t=3,p=4$${b64(salt)}$${b64(hash)}`;
 }
 
+/**
+ * Where Vaultwarden's token hash is kept, with the SHA-256 of the token it hashes: Argon2 costs
+ * a noticeable part of a run, and a new salt on every rewrite would change the Secret for nothing.
+ */
+const tokenHashName = (token: string) => `${token}.argon2`;
+
+/** The hash of `token`: the stored one while it still belongs to the token, else a new one (stored). */
+async function vaultwardenTokenHashFor(name: string, token: string, store: SecretStore): Promise<string> {
+  const tokenSha256 = createHash("sha256").update(token).digest("hex");
+  if (store.has(tokenHashName(name))) {
+    const kept = JSON.parse(await store.value(tokenHashName(name))) as { tokenSha256?: string; hash?: string };
+    if (kept.tokenSha256 === tokenSha256 && kept.hash) return kept.hash;
+  }
+  const hash = vaultwardenTokenHash(token);
+  await store.set(tokenHashName(name), JSON.stringify({ tokenSha256, hash }));
+  return hash;
+}
+
 /** The store values a value reads, and where each comes from (for `homelab secrets list`). */
 export function storeRefs(value: SecretValue): { name: string; origin: "generated" | "you set it" | "internal CA" }[] {
+  if ("generated" in value && value.form === "vaultwarden-admin-token") {
+    return [{ name: value.generated, origin: "generated" }, { name: tokenHashName(value.generated), origin: "generated" }];
+  }
   if ("generated" in value) return [{ name: value.generated, origin: "generated" }];
   if ("supplied" in value) return [{ name: value.supplied, origin: "you set it" }];
   if ("stored" in value) return [{ name: value.stored, origin: "internal CA" }];
@@ -132,7 +153,7 @@ async function resolve(value: SecretValue, store: SecretStore): Promise<string> 
     return value.template(inputs);
   }
   const plaintext = await store.value(storeName(value));
-  return "generated" in value && value.form === "vaultwarden-admin-token" ? vaultwardenTokenHash(plaintext) : plaintext;
+  return "generated" in value && value.form === "vaultwarden-admin-token" ? vaultwardenTokenHashFor(value.generated, plaintext, store) : plaintext;
 }
 
 /** Everything a Secret file is made of, without any plaintext. */

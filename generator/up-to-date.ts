@@ -1,0 +1,119 @@
+// The re-run with nothing to do, at the cost of reading files: a successful generate records
+// what it read (the generator's own sources, the config, the secret store, the CA) and what it
+// wrote, by hash, in a git-ignored cache. When all of it is byte for byte the same, the same
+// generator would render the same tree from the same inputs and pass the same checks, so the
+// run can stop before loading the pipeline. Any difference, or no cache, runs the whole pipeline.
+// Only node: built-ins here: importing the pipeline's libraries is most of a run's time.
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { JOURNAL_PATH } from "./transaction.ts";
+
+export const CACHE_PATH = ".homelab/cache.json";
+const CACHE_VERSION = 1;
+
+/** What, besides the config, a run reads from the repository: the store, the CA and its record. */
+const STATE_FOLDERS = ["secrets", "certs"];
+const STATE_FILES = [".homelab/internal-ca.json"];
+
+/** The project files that decide what the generator renders. */
+const projectRoot = join(import.meta.dirname, "..");
+const GENERATOR_SOURCES = ["generator", "schemas", "bin"];
+const GENERATOR_FILES = ["package.json", "package-lock.json"];
+
+interface RunCache {
+  readonly version: number;
+  readonly configPath: string;
+  readonly generator: string;
+  /** Absolute path → SHA-256 of what the run read ("" for a file that was not there). */
+  readonly inputs: Record<string, string>;
+  /** Relative to the output folder → SHA-256 and whether it is executable. */
+  readonly outputs: Record<string, { sha256: string; executable: boolean }>;
+  /** The run's warnings, as printed. */
+  readonly warnings: string[];
+}
+
+const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
+
+function hashFile(path: string): string {
+  try {
+    return sha256(readFileSync(path));
+  } catch {
+    return "";
+  }
+}
+
+function filesUnder(dir: string): string[] {
+  try {
+    return readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/** One hash over every file that shapes the generator's output (its code, schema and dependencies). */
+function generatorHash(): string {
+  const hash = createHash("sha256");
+  const files = [...GENERATOR_SOURCES.flatMap((dir) => filesUnder(join(projectRoot, dir))), ...GENERATOR_FILES.map((f) => join(projectRoot, f))];
+  for (const file of files) hash.update(`${file}\0${hashFile(file)}\0`);
+  return hash.digest("hex");
+}
+
+/** Every repository file a run reads, with its hash; `extra` adds the ones the config names. */
+function inputHashes(configPath: string, extra: readonly string[]): Record<string, string> {
+  const repoDir = dirname(configPath);
+  const paths = [configPath, ...STATE_FOLDERS.flatMap((dir) => filesUnder(join(repoDir, dir))), ...STATE_FILES.map((f) => join(repoDir, f)), ...extra.map((f) => resolve(repoDir, f))];
+  return Object.fromEntries([...new Set(paths)].sort().map((path) => [path, hashFile(path)]));
+}
+
+const isExecutable = (path: string) => (statSync(path).mode & 0o100) !== 0;
+
+export interface RecordedRun {
+  readonly configPath: string;
+  readonly outDir: string;
+  /** Every file of the tree, the manifest included, as it is now on disk. */
+  readonly files: readonly { path: string; content: string }[];
+  /** Repository files the config names and the run read (image.caCertificates). */
+  readonly extraInputs: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+/** The cache for a run that just succeeded (written by the caller with the other files' state). */
+export function runCache(run: RecordedRun): { path: string; content: string } {
+  const cache: RunCache = {
+    version: CACHE_VERSION,
+    configPath: resolve(run.configPath),
+    generator: generatorHash(),
+    inputs: inputHashes(resolve(run.configPath), run.extraInputs),
+    outputs: Object.fromEntries(run.files.map((f) => [f.path, { sha256: sha256(f.content), executable: isExecutable(join(run.outDir, f.path)) }])),
+    warnings: [...run.warnings],
+  };
+  return { path: CACHE_PATH, content: `${JSON.stringify(cache)}\n` };
+}
+
+/** The recorded run's warnings and file count when nothing it read or wrote has changed since. */
+export function unchangedSinceLastRun(configPath: string, outDir: string): { warnings: string[]; unchanged: number } | undefined {
+  let cache: RunCache;
+  try {
+    cache = JSON.parse(readFileSync(join(outDir, CACHE_PATH), "utf8")) as RunCache;
+  } catch {
+    return undefined;
+  }
+  const absoluteConfig = resolve(configPath);
+  if (cache?.version !== CACHE_VERSION || cache.configPath !== absoluteConfig) return undefined;
+  // An interrupted run must be finished or undone by the pipeline.
+  if (hashFile(join(outDir, JOURNAL_PATH)) !== "") return undefined;
+  const recordedInputs = Object.keys(cache.inputs);
+  const extra = recordedInputs.filter((path) => !path.startsWith(`${dirname(absoluteConfig)}/secrets/`) && !path.startsWith(`${dirname(absoluteConfig)}/certs/`));
+  const inputs = inputHashes(absoluteConfig, extra);
+  if (JSON.stringify(inputs) !== JSON.stringify(cache.inputs)) return undefined;
+  for (const [path, recorded] of Object.entries(cache.outputs)) {
+    const target = join(outDir, path);
+    if (hashFile(target) !== recorded.sha256 || isExecutable(target) !== recorded.executable) return undefined;
+  }
+  if (cache.generator !== generatorHash()) return undefined;
+  return { warnings: cache.warnings, unchanged: Object.keys(cache.outputs).length - 1 };
+}
