@@ -18,6 +18,9 @@ export default defineConfig({
     },
     // A guard against a hung test, not a speed goal (those live in `npm run bench`): generous
     // enough that a busy 2-core machine never trips it. The property tests have no clock at all.
+    // Most of a test's time is a child process (the CLI, git, kubectl): two files at a time use
+    // both cores of a 2-core machine (vitest's default there is one).
+    maxWorkers: 2,
     testTimeout: 600_000,
     hookTimeout: 600_000,
   },
