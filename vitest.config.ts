@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 import { MissingToolsReporter } from "./test/support/missing-tools-reporter.ts";
-import { kubectl } from "./test/support/tools.ts";
+import { helm, kubectl } from "./test/support/tools.ts";
 
 export default defineConfig({
   test: {
@@ -13,8 +13,9 @@ export default defineConfig({
     // The demo's TEST-ONLY key, so tests can read what they generate (never a real key).
     env: {
       SOPS_AGE_KEY_FILE: join(import.meta.dirname, "test", "fixtures", "demo-age.key"),
-      // The pinned kubectl (see test/support/tools.ts) for `homelab diff`.
+      // The pinned kubectl and helm (see test/support/tools.ts) for `homelab diff` and `diff --helm`.
       HOMELAB_KUBECTL: kubectl,
+      HOMELAB_HELM: helm,
     },
     // A guard against a hung test, not a speed goal (those live in `npm run bench`): generous
     // enough that a busy 2-core machine never trips it. The property tests have no clock at all.

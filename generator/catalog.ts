@@ -59,6 +59,11 @@ export const catalog = {
       chart: "kube-prometheus-stack",
       version: "88.5.3",
     },
+    // PostgreSQL for Gitea and Authentik: the operator and its barman-cloud backup plugin.
+    cloudnativePg: { repository: "https://cloudnative-pg.github.io/charts", chart: "cloudnative-pg", version: "0.29.0" },
+    pluginBarmanCloud: { repository: "https://cloudnative-pg.github.io/charts", chart: "plugin-barman-cloud", version: "0.7.0" },
+    // Drains and reboots nodes once they staged a new OS image (kured 1.23.0).
+    kured: { repository: "https://kubereboot.github.io/charts", chart: "kured", version: "6.1.0" },
     authentik: { repository: "https://charts.goauthentik.io", chart: "authentik", version: "2026.8.0" },
     gitea: { repository: "https://dl.gitea.com/charts/", chart: "gitea", version: "12.7.0" },
     vaultwarden: {

@@ -4,7 +4,6 @@ import { writeFileSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatDiagnostic, UserError } from "./errors.ts";
-import { check, generate } from "./generate.ts";
 
 const usage = `Usage: homelab <command> [options]
 
@@ -24,6 +23,7 @@ Commands:
   diff --base REF     what a change does: the tree at REF against the working tree
       --format markdown|text   (default markdown, for a pull-request comment)
       --output FILE   also write the whole diff, never cut, to FILE
+      --helm          also render changed HelmReleases with helm template and diff what they make
       warns (stderr and the report) when homelab.yaml was edited but not generated
   status              what Flux has applied, by phase (Ready / progressing / failed / waiting on what)
       --kubeconfig FILE --wait   (--wait: exit 0 when all are Ready at the head)
@@ -50,14 +50,14 @@ Commands:
 async function runDiff(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { base: { type: "string" }, config: { type: "string", default: "homelab.yaml" }, format: { type: "string", default: "markdown" }, output: { type: "string" } },
+    options: { base: { type: "string" }, config: { type: "string", default: "homelab.yaml" }, format: { type: "string", default: "markdown" }, output: { type: "string" }, helm: { type: "boolean", default: false } },
     strict: true,
   });
   if (!values.base) throw new UserError("diff needs --base REF (a branch, tag or commit)");
   if (values.format !== "markdown" && values.format !== "text") throw new UserError(`--format is markdown or text, not "${values.format}"`);
   const { diffCommand } = await import("./diff/command.ts");
   const warn = (message: string) => console.error(`homelab: warning: ${message}`);
-  process.stdout.write(await diffCommand({ configPath: values.config, base: values.base, format: values.format, output: values.output, warn }));
+  process.stdout.write(await diffCommand({ configPath: values.config, base: values.base, format: values.format, output: values.output, helm: values.helm, warn }));
   return 0;
 }
 
@@ -146,6 +146,7 @@ async function runGenerate(args: string[]): Promise<number> {
   const elapsed = () => `${Math.round(performance.now() - started)} ms`;
   if (values.check && values.regenerate.length > 0) throw new UserError("--check changes nothing: it cannot --regenerate");
   if (values.check) {
+    const { check } = await import("./generate.ts");
     const { result, warnings } = await check(options);
     printWarnings(warnings);
     const problems = [
@@ -161,13 +162,24 @@ async function runGenerate(args: string[]): Promise<number> {
     console.error(`${problems.join("\n")}\nhomelab: the tree is out of date: run \`npm run generate\` and commit the result (${elapsed()})`);
     return 1;
   }
+  if (values.regenerate.length === 0) {
+    // Nothing read or written since the last run changed: done, without loading the pipeline.
+    const { unchangedSinceLastRun } = await import("./up-to-date.ts");
+    const same = unchangedSinceLastRun(values.config, resolve(values.out ?? dirname(resolve(values.config))));
+    if (same) {
+      for (const warning of same.warnings) console.error(warning);
+      console.log(`homelab: 0 written, ${same.unchanged} unchanged, 0 removed in ${elapsed()}`);
+      return 0;
+    }
+  }
+  const { generate } = await import("./generate.ts");
   const generated = await generate(options);
   printGenerated(generated);
   console.log(summaryLine(generated.result, elapsed()));
   return 0;
 }
 
-type Generated = Awaited<ReturnType<typeof generate>>;
+type Generated = Awaited<ReturnType<typeof import("./generate.ts").generate>>;
 
 /** Warnings, a recovered interruption, and every path removed or kept, before the summary. */
 function printGenerated({ warnings, result, recovered }: Generated): void {
@@ -196,6 +208,7 @@ async function runCa(args: string[]): Promise<number> {
     );
   }
   const started = performance.now();
+  const { generate } = await import("./generate.ts");
   const generated = await generate({ configPath: values.config, rotateCa: true });
   printGenerated(generated);
   console.log(summaryLine(generated.result, `${Math.round(performance.now() - started)} ms`));

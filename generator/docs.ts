@@ -14,8 +14,8 @@ const installOrderTemplate = Handlebars.compile(
 # Install order
 
 Flux applies the components phase by phase; an arrow means "waits until it is Ready".
-\`flux-system\` (flux-operator and the FluxInstance) comes with the FluxInstance's own sync of
-\`{{clusterPath}}\`, which also creates every Flux Kustomization below.
+The FluxInstance's own sync (the Kustomization \`flux-system\`) applies \`{{clusterPath}}\`, which holds
+every Flux Kustomization below and nothing else; \`flux\` keeps flux-operator and the FluxInstance current.
 This diagram is generated from the \`dependsOn\` edges in \`{{clusterPath}}/\`.
 
 \`\`\`mermaid
@@ -44,7 +44,6 @@ flowchart LR
 const mermaidId = (name: string) => name.replace(/[^A-Za-z0-9]/g, "_");
 
 function installOrder(plan: Plan): GeneratedFile {
-  // Root units (flux-system) are applied by the FluxInstance's own sync, before everything else.
   const units = plan.units;
   const grouped = Object.entries(phases)
     .map(([phase, label]) => ({

@@ -54,8 +54,7 @@ export function plan(config: HomelabConfig, components: readonly Component[], ca
       if (provider.component.phase > component.phase) {
         problems.push(`${unit.name} (phase ${component.phase}) needs "${need}" from ${provider.unit.name}, a later phase (${provider.component.phase})`);
       }
-      // Root units are applied by the FluxInstance's own sync before any Kustomization exists.
-      if (provider.unit.name !== unit.name && !provider.unit.root) dependsOn.add(provider.unit.name);
+      if (provider.unit.name !== unit.name) dependsOn.add(provider.unit.name);
     }
     return { ...unit, component: component.name, phase: component.phase, dependsOn: [...dependsOn].sort() };
   });

@@ -1,7 +1,9 @@
 // render: the plan as files — every unit's folder with its kustomization.yaml, one file of
 // Flux Kustomizations per component under clusters/<name>/, and the list Flux applies.
 import { phases } from "./components/types.ts";
+import { seedPath } from "./image/seed.ts";
 import { fluxKustomization } from "./render/flux.ts";
+import { krmIgnoreFile, sourceIgnoreFile } from "./render/ignore-files.ts";
 import { yamlFile } from "./render/yaml.ts";
 import type { Plan, PlannedUnit } from "./plan.ts";
 import type { GeneratedFile } from "./writer.ts";
@@ -26,7 +28,7 @@ function unitFiles(unit: PlannedUnit): GeneratedFile[] {
 export function treeFiles(plan: Plan): GeneratedFile[] {
   const files: GeneratedFile[] = plan.units.flatMap(unitFiles);
   const byComponent = new Map<string, PlannedUnit[]>();
-  for (const unit of plan.units.filter((u) => !u.root)) {
+  for (const unit of plan.units) {
     byComponent.set(unit.component, [...(byComponent.get(unit.component) ?? []), unit]);
   }
   for (const [component, units] of byComponent) {
@@ -46,8 +48,9 @@ export function treeFiles(plan: Plan): GeneratedFile[] {
       ),
     });
   }
-  const roots = plan.units.filter((u) => u.root).map((u) => u.path.slice(plan.clusterPath.length + 1));
-  const resources = [...roots, ...[...byComponent.keys()].map((c) => `${c}.yaml`)];
-  files.push({ path: `${plan.clusterPath}/kustomization.yaml`, content: kustomizeFile(resources) });
+  // The FluxInstance's sync path: Flux Kustomizations only, Flux's own objects included (the flux
+  // unit), so tools that start there (flux-local, flate) see every object under a Kustomization.
+  files.push({ path: `${plan.clusterPath}/kustomization.yaml`, content: kustomizeFile([...byComponent.keys()].map((c) => `${c}.yaml`)) });
+  files.push(sourceIgnoreFile(plan, seedPath(plan)), krmIgnoreFile(plan, seedPath(plan)));
   return [...files, ...plan.files];
 }

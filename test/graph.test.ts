@@ -48,9 +48,9 @@ describe("dependsOn", () => {
     expect(planned.units.find((u) => u.name === "b")?.dependsOn).toEqual(["a"]);
   });
 
-  test("root units (applied by the FluxInstance itself) are not dependsOn targets", () => {
-    const planned = plan(config, [component("flux", 1, { provides: ["flux"], root: true }), component("app", 6, { needs: ["flux"] })], ca);
-    expect(planned.units.find((u) => u.name === "app")?.dependsOn).toEqual([]);
+  test("Flux's own unit is a Kustomization like the others: needing it is a dependsOn edge", () => {
+    const planned = plan(config, [component("flux", 1, { provides: ["flux"] }), component("app", 6, { needs: ["flux"] })], ca);
+    expect(planned.units.find((u) => u.name === "app")?.dependsOn).toEqual(["flux"]);
   });
 
   test("units are ordered by phase, then name", () => {

@@ -4,12 +4,13 @@
 // Kubernetes API driven by the pinned kubectl and a stand-in Gitea that receives the push
 // through the real git http-backend.
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { render, type Rendered } from "../generator/generate.ts";
 import { READER_TEAM, READER_TOKEN_NAME, ROOTFS, shellQuote, TMPFILES, UNIT_DIR, UNITS } from "../generator/image/boot.ts";
-import { SOPS_AGE_SECRET } from "../generator/render/flux.ts";
+import { BOOTSTRAP_FIELD_MANAGER, BOOTSTRAP_STATUS, SOPS_AGE_SECRET } from "../generator/render/flux.ts";
+import { parse } from "yaml";
 import { REGISTRY_SECRETS, REGISTRY_TOKEN_NAME } from "../generator/ci/workflows.ts";
 import {
   AGE_KEY,
@@ -209,7 +210,9 @@ const LONGHORN_TYPES: ResourceType[] = [
   { group: "longhorn.io", version: "v1beta2", kind: "RecurringJob", plural: "recurringjobs", namespaced: true },
   { group: "longhorn.io", version: "v1beta2", kind: "BackupTarget", plural: "backuptargets", namespaced: true },
 ];
-const ALL_TYPES = [...CORE_TYPES, FLUX_OPERATOR, ...K3S_TYPES, ...FLUX_TYPES, ...LONGHORN_TYPES];
+/** What helm-controller's install of the cloudnative-pg HelmRelease brings (Gitea's database). */
+const CNPG_TYPES: ResourceType[] = [{ group: "postgresql.cnpg.io", version: "v1", kind: "Cluster", plural: "clusters", namespaced: true }];
+const ALL_TYPES = [...CORE_TYPES, FLUX_OPERATOR, ...K3S_TYPES, ...FLUX_TYPES, ...LONGHORN_TYPES, ...CNPG_TYPES];
 const typeOf = (o: { apiVersion: string; kind: string }) => ALL_TYPES.find((t) => (t.group ? `${t.group}/${t.version}` : t.version) === o.apiVersion && t.kind === o.kind);
 
 const ATTEMPTS = 3;
@@ -264,7 +267,8 @@ interface World {
   readonly env: NodeJS.ProcessEnv;
   readonly helmLog: string;
   /** Faults the stand-ins answer with while set. */
-  readonly faults: { withholdLonghorn: boolean; neverReady: boolean; helmFails: boolean };
+  /** diskGiB: the size the df stand-in reports for Longhorn's data path. */
+  readonly faults: { withholdLonghorn: boolean; neverReady: boolean; helmFails: boolean; diskGiB: number };
   setReady(): void;
   close(): Promise<void>;
 }
@@ -299,7 +303,8 @@ async function world(): Promise<World> {
   const dir = tempDir("homelab-boot-");
   const kube = await startFakeKube([...CORE_TYPES, FLUX_OPERATOR, ...K3S_TYPES]);
   const gitea = await startFakeGitea({ root: join(dir, "gitea"), admin });
-  const faults = { withholdLonghorn: false, neverReady: false, helmFails: false };
+  // Larger than any minimum the reference tree asks for.
+  const faults = { withholdLonghorn: false, neverReady: false, helmFails: false, diskGiB: 4096 };
   const setReady = () => {
     const instance = kube.object(FLUX_OPERATOR, "flux-system", "flux");
     if (instance) instance["status"] = { conditions: [{ type: "Ready", status: "True", reason: "ReconciliationSucceeded", message: "Reconciliation finished", lastTransitionTime: "2026-11-26T10:00:00Z" }] };
@@ -308,15 +313,18 @@ async function world(): Promise<World> {
   kube.onApply = (o: StoredObject) => {
     if (o.kind === "FluxInstance") kube.addTypes(FLUX_TYPES);
     if (o.kind === "HelmRelease" && o.metadata.name === "longhorn" && !faults.withholdLonghorn) kube.addTypes(LONGHORN_TYPES);
+    if (o.kind === "HelmRelease" && o.metadata.name === "cloudnative-pg") kube.addTypes(CNPG_TYPES);
     if (o.kind === "Secret" && o.metadata.name === "flux-gitea-auth" && !faults.neverReady) setReady();
   };
   const bin = join(dir, "bin");
   mkdirSync(bin);
   const { helm, sops } = tools(bin);
+  // GNU df's answer to `df --block-size=1 --output=size PATH`: a header, then the size in bytes.
+  writeFileSync(join(bin, "df"), `#!/bin/bash\n[[ "$1 $2" == "--block-size=1 --output=size" && -e $3 ]] || exit 1\nprintf '1B-blocks\\n%15s\\n' "$DF_STANDIN_BYTES"\n`, { mode: 0o755 });
   const helmLog = join(dir, "helm.log");
   writeFileSync(helmLog, "");
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env["PATH"],
+    PATH: `${bin}:${process.env["PATH"]}`,
     HOME: join(dir, "home"),
     GIT_CONFIG_NOSYSTEM: "1",
     GIT_CONFIG_GLOBAL: "/dev/null",
@@ -353,7 +361,7 @@ async function world(): Promise<World> {
 /** Runs the script (bash, for real); output is stdout and stderr as the journal gets them. */
 function bootstrap(w: World, args: string[] = []): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    const env = { ...w.env, ...(w.faults.helmFails ? { HELM_STANDIN_FAIL: "1" } : {}) };
+    const env = { ...w.env, DF_STANDIN_BYTES: String(w.faults.diskGiB * 2 ** 30), ...(w.faults.helmFails ? { HELM_STANDIN_FAIL: "1" } : {}) };
     const child = spawn("bash", [SCRIPT(), ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
@@ -362,7 +370,7 @@ function bootstrap(w: World, args: string[] = []): Promise<{ code: number; outpu
   });
 }
 
-const STEPS = ["api", "flux", "seed", "gitea", "ready"] as const;
+const STEPS = ["api", "disk", "flux", "seed", "gitea", "ready"] as const;
 const markers = (w: World) => STEPS.filter((s) => existsSync(join(w.state, `${s}.done`)));
 /** API calls that change something (git traffic left out). */
 const writes = (w: World) => w.gitea.calls.filter((c) => c.method !== "GET" && !c.path.includes(".git/"));
@@ -534,10 +542,92 @@ describe("the bootstrap script", requires("curl"), () => {
     expectNoSecretIn(again.output, w);
   });
 
+  test("every apply is by a field manager kustomize-controller takes over, as the FluxInstance configures it", () => {
+    const applies = w.kube.api.requests.filter((r) => r.method === "PATCH" && String(r.headers["content-type"]).startsWith("application/apply-patch"));
+    expect(applies.length).toBeGreaterThan(10);
+    // kustomize-controller v1.9.4 (internal/controller/kustomization_controller.go) takes the
+    // fields of "kubectl" (Apply) over, and those of every --override-manager in its arguments,
+    // which a FluxInstance would add through a kustomize patch of the controller's Deployment.
+    const settings = readFileSync(join(stage, BOOTSTRAP_ENV), "utf8");
+    const instanceFile = /^FLUX_INSTANCE_FILE='(.*)'$/m.exec(settings)?.[1] ?? "";
+    const instance = parse(fileAt(reference, instanceFile)?.content ?? "");
+    expect(instance.kind).toBe("FluxInstance");
+    const overrides = ((instance.spec.kustomize?.patches ?? []) as { patch: string }[]).flatMap((p) => [...p.patch.matchAll(/--override-manager=([\w.-]+)/g)].map((m) => m[1]));
+    const takenOver = new Set(["kubectl", ...overrides]);
+    const managers = [...new Set(applies.map((r) => r.query.get("fieldManager")))];
+    expect(managers).toEqual([BOOTSTRAP_FIELD_MANAGER]);
+    for (const manager of managers) expect(takenOver).toContain(manager);
+    // Forcing: what first boot wrote becomes kubectl's, whoever wrote it before.
+    expect(applies.every((r) => r.query.get("force") === "true")).toBe(true);
+  });
+
+  test("first boot's ConfigMap says it is complete, for homelab status", () => {
+    expect(w.kube.object(K3S_TYPES[1] as ResourceType, "flux-system", BOOTSTRAP_STATUS)?.["data"]).toEqual({ step: "complete", problem: "" });
+  });
+
+  test("after Gitea's database was restored, the gitea step sees Flux's token refused (401) and makes a new one", async () => {
+    // The restored database is older than Flux's token: Gitea knows no such token.
+    const known = w.gitea.tokens.filter((t) => t.user !== READER_USER);
+    w.gitea.tokens.splice(0, w.gitea.tokens.length, ...known);
+    const stale = secretData(w, "flux-system", "flux-gitea-auth")["password"];
+    const repaired = await bootstrap(w, ["step", "gitea"]);
+    expect(repaired.code, repaired.output).toBe(0);
+    expect(repaired.output).toMatch(/^gitea: Gitea refuses Flux's token \(401: unknown to it, e\.g\. its database was restored\): replacing it$/m);
+    const token = w.gitea.tokens.find((t) => t.user === READER_USER)?.sha1;
+    expect(token).toBeDefined();
+    expect(token).not.toBe(stale);
+    expect(secretData(w, "flux-system", "flux-gitea-auth")).toEqual({ username: READER_USER, password: token });
+    // The new token reads the repository, as Flux will.
+    const read = await fetch(`${w.gitea.url}/api/v1/repos/homelab/gitops`, { headers: { Authorization: `token ${token}` } });
+    expect(read.status).toBe(200);
+    expect(w.kube.object(K3S_TYPES[1] as ResourceType, "flux-system", BOOTSTRAP_STATUS)?.["data"]).toEqual({ step: "complete", problem: "" });
+    expectNoSecretIn(repaired.output, w);
+  });
+
   test("an unknown step is refused", async () => {
     const wrong = await bootstrap(w, ["step", "everything"]);
     expect(wrong.code).toBe(2);
-    expect(wrong.output).toContain("usage: bootstrap step {api flux seed gitea ready}");
+    expect(wrong.output).toContain("usage: bootstrap step {api disk flux seed gitea ready}");
+  });
+});
+
+describe("the disk step", requires("curl"), () => {
+  test("a disk smaller than the tree needs stops first boot, saying why in the log and for homelab status", async () => {
+    const w = await world();
+    try {
+      const minimum = Number(/^MIN_DISK_GIB='(\d+)'$/m.exec(readFileSync(join(stage, BOOTSTRAP_ENV), "utf8"))?.[1]);
+      expect(minimum).toBeGreaterThan(0);
+      w.faults.diskGiB = minimum - 1;
+      const small = await bootstrap(w);
+      expect(small.code, small.output).not.toBe(0);
+      const problem = `the filesystem of /var/lib/longhorn has ${minimum - 1} GiB; this tree's volumes need at least ${minimum} GiB (docs/install.md): install on a larger disk or grow it`;
+      expect(small.output).toContain(`disk: ${problem}\n`);
+      expect(markers(w)).toEqual(["api"]);
+      expect(w.kube.object(K3S_TYPES[1] as ResourceType, "flux-system", BOOTSTRAP_STATUS)?.["data"]).toEqual({ step: "disk", problem });
+      // Exactly the minimum is enough, and the next step clears the problem.
+      w.faults.diskGiB = minimum;
+      const enough = await bootstrap(w, ["step", "disk"]);
+      expect(enough.code, enough.output).toBe(0);
+      expect(enough.output).toContain(`disk: the filesystem of /var/lib/longhorn has ${minimum} GiB (at least ${minimum} needed)\n`);
+    } finally {
+      await w.close();
+    }
+  });
+
+  test("with the real df: the size of the filesystem the data path will be made on", async () => {
+    const w = await world();
+    try {
+      const dir = tempDir("homelab-disk-");
+      const { blocks, bsize } = statfsSync(dir);
+      const gib = Math.floor((blocks * bsize) / 2 ** 30);
+      const env = { ...w.env, PATH: process.env["PATH"], HOMELAB_DATA_PATH: join(dir, "not", "yet", "longhorn") };
+      const result = await new Promise<{ code: number; output: string }>((resolve) => {
+        execFile("bash", [SCRIPT(), "step", "disk"], { env }, (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, output: stdout + stderr }));
+      });
+      expect(result.output).toContain(`the filesystem of ${join(dir, "not", "yet", "longhorn")} has ${gib} GiB`);
+    } finally {
+      await w.close();
+    }
   });
 });
 
@@ -558,6 +648,10 @@ describe("the bootstrap script resumes after a failure in any step", requires("c
     gitea: (w) => {
       w.gitea.faults.failures.set("POST /orgs", ATTEMPTS);
       return () => undefined;
+    },
+    disk: (w) => {
+      w.faults.diskGiB = 9;
+      return () => (w.faults.diskGiB = 4096);
     },
     ready: (w) => {
       w.faults.neverReady = true;

@@ -253,7 +253,8 @@ describe("image/Containerfile", () => {
     expect(packages).toMatch(/command -v dnf5 .* dnf=dnf5; else dnf=dnf; fi/);
     expect(packages).toContain("baseurl=https://rpm.rancher.io/k3s/stable/common/${selinux_repo}/noarch");
     expect(packages).toContain("gpgkey=https://rpm.rancher.io/public.key");
-    expect(packages).toMatch(/selinux_repo="centos\/\$\{VERSION_ID%%\.\*\}"/);
+    // EL 9 and later take centos/9 (Rancher has no centos/10); test/updates.test.ts runs the step per base.
+    expect(packages).toMatch(/selinux_repo="centos\/\$\{VERSION_ID%%\.\*\}"; else selinux_repo=centos\/9; fi/);
     expect(packages).toMatch(/selinux_repo=coreos/);
     expect(packages).not.toMatch(/curl[^;]*\|\s*(ba)?sh/);
     // The units come from image/rootfs; k3s's own stay off until node-config picks one.

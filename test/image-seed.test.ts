@@ -34,16 +34,16 @@ const content = (path: string) => reference.files.find((f) => f.path === path)?.
 const seedFiles = () => reference.files.filter((f) => f.path.startsWith(`${SEED}/`));
 
 describe("the reference seed", () => {
-  test("holds Gitea and what it runs on up to storage: Longhorn, its config, k3s's Traefik settings; not flux-system", () => {
+  test("holds Gitea and what it runs on up to storage: Longhorn, its config, CloudNativePG, k3s's Traefik settings; not flux-system", () => {
     expect(seedPath(referencePlan)).toBe(SEED);
-    expect(seedUnits(referencePlan).map((u) => u.name).sort()).toEqual(["gitea", "longhorn", "longhorn-config", "traefik"]);
+    expect(seedUnits(referencePlan).map((u) => u.name).sort()).toEqual(["cloudnative-pg", "gitea", "longhorn", "longhorn-config", "traefik"]);
   });
 
-  test("every object file is the tree's file, byte for byte", () => {
+  test("every object file is the tree's file, byte for byte, but for the units' first-boot variants", () => {
     const objectFiles = seedFiles().filter((f) => !f.path.endsWith(".sops.yaml") && !f.path.endsWith("/kustomization.yaml"));
     expect(objectFiles.length).toBeGreaterThan(6);
     for (const unit of seedUnits(referencePlan)) {
-      for (const name of Object.keys(unit.files)) {
+      for (const name of Object.keys(unit.files).filter((file) => !unit.seedFiles?.[file])) {
         expect(content(`${SEED}/${unit.name}/${name}.yaml`), `${unit.name}/${name}`).toBe(content(`${unit.path}/${name}.yaml`));
       }
     }
@@ -69,12 +69,28 @@ describe("the reference seed", () => {
     const built = execFileSync(kubectl, ["kustomize", join(dir, SEED)], { encoding: "utf8" });
     const key = (o: any) => `${o.apiVersion} ${o.kind} ${o.metadata.namespace ?? ""}/${o.metadata.name}`;
     const objects = parseAllDocuments(built).map((d) => d.toJS());
-    const tree = seedUnits(referencePlan).flatMap((u) => Object.keys(u.files).flatMap((name) => parseAllDocuments(content(`${u.path}/${name}.yaml`) ?? "").map((d) => d.toJS())));
+    const tree = seedUnits(referencePlan).flatMap((u) =>
+      Object.keys(u.files).flatMap((name) => (u.seedFiles?.[name] ? u.seedFiles[name].map((o) => JSON.parse(JSON.stringify(o))) : parseAllDocuments(content(`${u.path}/${name}.yaml`) ?? "").map((d) => d.toJS()))),
+    );
     expect(objects.map(key).sort()).toEqual(tree.map(key).sort());
     expect(objects.map(key)).toEqual(expect.arrayContaining(["helm.toolkit.fluxcd.io/v2 HelmRelease gitea/gitea", "helm.toolkit.fluxcd.io/v2 HelmRelease longhorn-system/longhorn"]));
     // Same objects, not just the same names.
     const byKey = new Map(tree.map((o) => [key(o), o]));
     for (const object of objects) expect(object, key(object)).toEqual(byKey.get(key(object)));
+  });
+
+  test("Gitea's database comes up from it: the operator, and the tree's Cluster without the backup plugin, which needs cert-manager", () => {
+    const seedDocs = parseAllDocuments(content(`${SEED}/gitea/database.yaml`) ?? "").map((d) => d.toJS());
+    const treeDocs = parseAllDocuments(content("apps/gitea/database.yaml") ?? "").map((d) => d.toJS());
+    const treeCluster = treeDocs.find((o) => o.kind === "Cluster");
+    // The reference config has a backup target: the tree's Cluster archives through the plugin.
+    expect(treeCluster.spec.plugins).toEqual([{ name: "barman-cloud.cloudnative-pg.io", isWALArchiver: true, parameters: { barmanObjectName: "gitea-db" } }]);
+    const { plugins: _plugins, ...spec } = treeCluster.spec;
+    expect(seedDocs).toEqual([{ ...treeCluster, spec }]);
+    // No ObjectStore or ScheduledBackup either: their plugin and CRD arrive with Flux.
+    expect(treeDocs.map((o) => o.kind).sort()).toEqual(["Cluster", "ObjectStore", "ScheduledBackup"]);
+    expect(content(`${SEED}/cloudnative-pg/release.yaml`)).toBe(content("infrastructure/cloudnative-pg/release.yaml"));
+    expect(seedUnits(referencePlan).some((u) => u.name === "barman-cloud" || u.name === "cert-manager")).toBe(false);
   });
 
   test("Flux does not sync it: the cluster's kustomization does not list it", () => {
@@ -96,9 +112,9 @@ describe("which units are seeded", () => {
   });
   const plan = (units: PlannedUnit[]): Plan => ({ clusterPath: "clusters/lab", units, files: [] });
 
-  test("Gitea's dependencies up to storage and their components' other units; nothing later, no root, nothing unneeded", () => {
+  test("Gitea's dependencies up to storage and their components' other units; nothing later, nothing of Flux, nothing unneeded", () => {
     const units = [
-      unit("flux-system", "flux", 1, { root: true, provides: ["flux"] }),
+      unit("flux", "flux", 1, { provides: ["flux"] }),
       unit("traefik", "k3s", 1, { provides: ["ingress"] }),
       unit("storage", "longhorn", 2, { provides: ["storage"] }),
       unit("storage-config", "longhorn", 2, { dependsOn: ["storage"] }),

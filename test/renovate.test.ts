@@ -569,9 +569,10 @@ describe("renovate.json", () => {
     );
     expect(deps).toContainEqual(expect.objectContaining({ datasource: "docker", packageName: "ghcr.io/project-zot/helm-charts/zot" }));
     // Each version after the other keys of its section, comments holding versions above some.
-    expect(every).toMatch(/\n {4}sshPort: 2222\n {4}sso: true\n {4}version: 12\.7\.0 # pinned\n/);
+    // Gitea's database section (nested keys) sits between them: the manager reads past it.
+    expect(every).toMatch(/\n {4}sshPort: 2222\n {4}database:\n {6}size: 8Gi\n {6}migrate: false\n {4}sso: true\n {4}version: 12\.7\.0 # pinned\n/);
     expect(every).toMatch(/\n {4}# version: 1\.12\.1 is the one below\n {4}version: 1\.12\.1\n/);
-    expect(variant("every version key, indented by four")).toMatch(/\n {8}sshPort: 2222\n {8}sso: true\n {8}version: 12\.7\.0 # pinned\n/);
+    expect(variant("every version key, indented by four")).toMatch(/\n {8}sshPort: 2222\n {8}database:\n {12}size: 8Gi\n {12}migrate: false\n {8}sso: true\n {8}version: 12\.7\.0 # pinned\n/);
     expect(variant("every version key, single-quoted")).toMatch(/\n {4}version: '12\.7\.0' # pinned\n/);
     expect(configDeps(variant("an image without tag or digest")).some((dep) => dep.datasource === "docker" && dep.depName.includes("registry.home.arpa"))).toBe(false);
   });

@@ -219,7 +219,8 @@ describe("OIDC for Gitea and Vaultwarden", () => {
     expect(provider("gitea")).toBeUndefined();
     expect(provider("vaultwarden")).toBeUndefined();
     expect(files.some((f) => f.path.startsWith("apps/gitea/sso/"))).toBe(false);
-    expect(release("gitea").spec.valuesFrom).toEqual([{ kind: "Secret", name: "gitea-valkey", valuesKey: "password", targetPath: "valkey.global.valkey.password" }]);
+    // Without the login source's optional values Gitea has no valuesFrom at all (no Valkey password either).
+    expect(release("gitea").spec.valuesFrom).toBeUndefined();
     expect(release("vaultwarden").spec.values.sso).toBeUndefined();
     expect(objects.some((o) => o.kind === "ConfigMap" && o.metadata.namespace === "vaultwarden")).toBe(false);
   });
@@ -237,7 +238,8 @@ describe("LDAP outpost", () => {
     expect(blueprint.entries.find((e) => e.model === "authentik_core.application" && e.attrs.slug === "ldap").attrs.provider).toEqual({ keyOf: ldap.id });
     const outpost = blueprint.entries.find((e) => e.model === "authentik_outposts.outpost" && e.attrs.type === "ldap");
     expect(outpost.attrs.providers).toEqual([{ keyOf: ldap.id }]);
-    expect(outpost.attrs.service_connection).toEqual({ find: ["authentik_outposts.kubernetesserviceconnection", ["local", true]] });
+    const connection = blueprint.entries.find((e) => e.model === "authentik_outposts.kubernetesserviceconnection");
+    expect(outpost.attrs.service_connection).toEqual({ keyOf: connection.id });
     // The bind password reaches the blueprint through the worker's environment, never inline.
     const authentik = objects.find((o) => o.kind === "HelmRelease" && o.metadata.name === "authentik")!;
     expect(authentik.spec.values.global.env).toContainEqual({ name: user.attrs.password.env, valueFrom: { secretKeyRef: { name: "authentik-ldap", key: "bind-password" } } });

@@ -17,6 +17,10 @@ const PATHS = {
   helmReleases: "/apis/helm.toolkit.fluxcd.io/v2/helmreleases",
   gitRepository: "/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/flux-system",
 };
+/** The ConfigMap first boot writes about itself (bootstrap.sh.hbs, publish). */
+const FIRST_BOOT_PATH = "/api/v1/namespaces/flux-system/configmaps/homelab-bootstrap";
+/** Its data, when the cluster has it. */
+let firstBoot: Record<string, string> | undefined;
 const HEAD = "main@sha1:4f2a9c81e07d3b65a1f0c9e2d8b7a6c5f4e3d2c1";
 
 interface Snapshot {
@@ -44,6 +48,9 @@ let served = new Set<string>();
 let api: FakeApi;
 
 function route(request: ApiRequest) {
+  if (request.method === "GET" && request.path === FIRST_BOOT_PATH) {
+    return firstBoot ? { body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "homelab-bootstrap", namespace: "flux-system" }, data: firstBoot } } : undefined;
+  }
   if (request.method !== "GET" || !Object.values(PATHS).includes(request.path)) return undefined;
   if (polls === 0 || served.has(request.path)) {
     polls++;
@@ -68,6 +75,7 @@ beforeAll(async () => {
 });
 afterAll(() => api?.close());
 beforeEach(() => {
+  firstBoot = undefined;
   polls = 0;
   served = new Set();
   api.requests.length = 0;
@@ -83,10 +91,10 @@ async function run(snapshots: Snapshot[], options: Partial<StatusOptions> = {}):
 const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "");
 
 describe("homelab status", () => {
-  test("reads Kustomizations, HelmReleases of all namespaces and the root GitRepository, authenticated", async () => {
+  test("reads Kustomizations, HelmReleases of all namespaces, the root GitRepository and first boot's ConfigMap, authenticated", async () => {
     await run([ready]);
     const paths = api.requests.map((r) => `${r.method} ${r.path}`).sort();
-    expect(paths).toEqual([`GET ${PATHS.kustomizations}`, `GET ${PATHS.gitRepository}`, `GET ${PATHS.helmReleases}`].sort());
+    expect(paths).toEqual([`GET ${PATHS.kustomizations}`, `GET ${PATHS.gitRepository}`, `GET ${PATHS.helmReleases}`, `GET ${FIRST_BOOT_PATH}`].sort());
     expect(api.requests.every((r) => r.headers.authorization === "Bearer test-token-not-a-secret")).toBe(true);
   });
 
@@ -208,6 +216,22 @@ describe("homelab status", () => {
     const error = await statusCommand({ kubeconfig: unreachable, color: false, out: () => {} }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UserError);
     expect(String((error as Error).message)).toMatch(new RegExp(`reading the Flux objects at https://127\\.0\\.0\\.1:${port} failed: .*ECONNREFUSED`));
+  });
+
+  test("first boot stuck before Flux: the error says which step and why", async () => {
+    firstBoot = { step: "disk", problem: "the filesystem of /var/lib/longhorn has 9 GiB; this tree's volumes need at least 64 GiB" };
+    await expect(run([noFlux])).rejects.toThrow(/Flux is not installed: .*; first boot is stuck in step disk: the filesystem of \/var\/lib\/longhorn has 9 GiB; this tree's volumes need at least 64 GiB$/);
+    // --wait times out on it with the same words.
+    await expect(run([noFlux], { wait: true, intervalMs: 20, timeoutMs: 300 })).rejects.toThrow(/timed out after .*first boot is stuck in step disk: the filesystem of \/var\/lib\/longhorn has 9 GiB/);
+  });
+
+  test("first boot still running is shown above the report; once complete, nothing", async () => {
+    firstBoot = { step: "gitea", problem: "" };
+    expect((await run([ready])).lines[0]).toBe("first boot is in step gitea");
+    firstBoot = { step: "gitea", problem: "organisation: still failing after 20 attempts (journalctl -u homelab-bootstrap)" };
+    expect((await run([ready])).lines[0]).toBe("first boot is stuck in step gitea: organisation: still failing after 20 attempts (journalctl -u homelab-bootstrap)");
+    firstBoot = { step: "complete", problem: "" };
+    expect((await run([ready])).text).not.toContain("first boot");
   });
 
   test("a missing kubeconfig file is a UserError", async () => {

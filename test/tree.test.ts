@@ -13,11 +13,13 @@ import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from "ku
 import { Ingress, NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { StorageClass } from "kubernetes-models/storage.k8s.io/v1";
 import { StatefulSet } from "kubernetes-models/apps/v1";
+import { Job } from "kubernetes-models/batch/v1";
 import { parse } from "yaml";
 import { catalog } from "../generator/catalog.ts";
 import { platformComponents } from "../generator/components/registry.ts";
 import { generate, render, type Rendered } from "../generator/generate.ts";
 import { kubectl } from "./support/tools.ts";
+import { databaseCrdChecks } from "./support/cnpg-checks.ts";
 import { minimalConfig, objectsOf, referenceConfigPath, renderText, tempRepo } from "./support/render.ts";
 
 const repoRoot = dirname(referenceConfigPath);
@@ -46,6 +48,7 @@ const models: Record<string, Validating> = {
   "traefik.io/v1alpha1/Middleware": Middleware,
   "v1/ConfigMap": ConfigMap,
   "apps/v1/StatefulSet": StatefulSet,
+  "batch/v1/Job": Job,
 };
 
 /** Custom resources without a model: the fields their CRDs require (facts from upstream sources). */
@@ -70,6 +73,7 @@ const crdChecks: Record<string, (o: any) => void> = {
     expect(Object.keys(o.spec).sort()).toEqual(["caBundle", "provisioner", "url"]);
     expect(Object.keys(o.spec.provisioner.passwordRef).sort()).toEqual(["key", "name", "namespace"]);
   },
+  ...databaseCrdChecks,
   "longhorn.io/v1beta2/RecurringJob": (o) => {
     expect(["snapshot", "backup"]).toContain(o.spec.task);
     expect(o.spec.name).toBe(o.metadata.name);
@@ -119,17 +123,23 @@ describe("the reference tree", () => {
     const edges = Object.fromEntries(kustomizations.map((k) => [k.metadata.name, (k.spec.dependsOn ?? []).map((d: { name: string }) => d.name)]));
     const phases = Object.fromEntries(kustomizations.map((k) => [k.metadata.name, k.metadata.labels["homelab/phase"]]));
     expect(phases).toEqual({
+      flux: "1-cluster",
       traefik: "1-cluster",
       longhorn: "2-storage",
       "longhorn-config": "2-storage",
+      "cloudnative-pg": "2-storage",
       "cert-manager": "3-network",
+      "barman-cloud": "3-network",
       "traefik-tls": "3-network",
       "step-ca": "3-network",
       "step-ca-config": "3-network",
       monitoring: "4-monitoring",
       "monitoring-config": "4-monitoring",
+      "cloudnative-pg-monitoring": "4-monitoring",
+      kured: "4-monitoring",
       authentik: "5-auth",
       gitea: "6-apps",
+      "gitea-oidc-issuer": "6-apps",
       "gitea-sso": "6-apps",
       "gitea-runner": "6-apps",
       vaultwarden: "6-apps",
@@ -137,19 +147,30 @@ describe("the reference tree", () => {
       minecraft: "7-extras",
     });
     expect(edges).toEqual({
+      flux: [],
       traefik: [],
       longhorn: [],
       "longhorn-config": ["longhorn"],
+      "cloudnative-pg": [],
       "cert-manager": [],
+      // The backup plugin talks to the operator over mTLS with cert-manager's certificates.
+      "barman-cloud": ["cert-manager", "cloudnative-pg"],
       "traefik-tls": ["traefik"],
-      "step-ca": ["cert-manager"],
+      // Its database is a Longhorn volume.
+      "step-ca": ["cert-manager", "longhorn"],
       "step-ca-config": ["step-ca"],
       monitoring: ["longhorn", "step-ca-config", "traefik"],
       "monitoring-config": ["monitoring"],
-      authentik: ["longhorn", "step-ca-config", "traefik"],
+      "cloudnative-pg-monitoring": ["cloudnative-pg", "monitoring"],
+      // Its alert on nodes waiting and its ServiceMonitor need Prometheus's CRDs.
+      kured: ["monitoring"],
+      // A Cluster listing the backup plugin waits for it (else it stays in PhaseUnknownPlugin).
+      authentik: ["barman-cloud", "cloudnative-pg", "longhorn", "step-ca-config", "traefik"],
       // Gitea does not wait for Authentik (first boot runs it first); its login source does.
-      gitea: ["longhorn", "step-ca-config", "traefik"],
-      "gitea-sso": ["authentik", "gitea"],
+      gitea: ["barman-cloud", "cloudnative-pg", "longhorn", "step-ca-config", "traefik"],
+      // Gitea's login source only once its issuer answers (the Job in gitea-oidc-issuer).
+      "gitea-oidc-issuer": ["authentik", "gitea"],
+      "gitea-sso": ["authentik", "gitea", "gitea-oidc-issuer"],
       "gitea-runner": ["gitea", "longhorn"],
       vaultwarden: ["authentik", "longhorn", "step-ca-config", "traefik"],
       "home-assistant": ["authentik", "longhorn", "step-ca-config", "traefik"],
@@ -164,7 +185,7 @@ describe("the reference tree", () => {
   test("clusters/home/kustomization.yaml lists exactly what Flux applies", async () => {
     const list = parse(reference.files.find((f) => f.path === "clusters/home/kustomization.yaml")?.content ?? "");
     const componentFiles = reference.files.filter((f) => /^clusters\/home\/[^/]+\.yaml$/.test(f.path) && !f.path.endsWith("kustomization.yaml")).map((f) => f.path.slice("clusters/home/".length));
-    expect(list?.resources).toEqual(["flux-system", ...componentFiles].sort());
+    expect(list?.resources).toEqual(componentFiles.sort());
   });
 
   test("FluxInstance syncs clusters/home from the in-cluster Gitea", async () => {
@@ -182,7 +203,7 @@ describe("the reference tree", () => {
 
   test("HelmReleases remediate, replace CRDs and detect drift; values carry no secrets", async () => {
     const releases = objectsOf(reference.files).filter(({ object }) => object.kind === "HelmRelease").map(({ object }) => object);
-    expect(releases.length).toBe(11);
+    expect(releases.length).toBe(14);
     for (const release of releases) {
       expect(release.spec.install).toEqual({ crds: "CreateReplace", remediation: { retries: 3 } });
       expect(release.spec.upgrade).toMatchObject({ crds: "CreateReplace", remediation: { retries: 3, strategy: "rollback" } });
@@ -193,15 +214,14 @@ describe("the reference tree", () => {
 
   test("app data lives in tree-owned PVCs that pruning and Helm cannot delete", async () => {
     const pvcs = objectsOf(reference.files).filter(({ object }) => object.kind === "PersistentVolumeClaim").map(({ object }) => object);
+    // PostgreSQL's volumes are CloudNativePG's (test/databases.test.ts).
     expect(pvcs.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort()).toEqual([
-      "authentik/authentik-postgresql",
       "gitea/gitea-data",
-      "gitea/gitea-postgresql",
       "gitea/gitea-runner-data",
-      "gitea/gitea-valkey",
       "home-assistant/home-assistant-data",
       "minecraft/minecraft-data",
       "monitoring/grafana-data",
+      "step-ca/step-ca-database",
       "vaultwarden/vaultwarden-data",
     ]);
     for (const pvc of pvcs) {
@@ -249,7 +269,7 @@ test("homelab.minimal.yaml gives every phase 1–6 component and exactly one def
   const phases = new Set(objects.filter((o) => o.apiVersion === "kustomize.toolkit.fluxcd.io/v1").map((o) => o.metadata.labels["homelab/phase"]));
   expect([...phases].sort()).toEqual(["1-cluster", "2-storage", "3-network", "4-monitoring", "5-auth", "6-apps"]);
   const names = objects.filter((o) => o.kind === "HelmRelease").map((o) => o.metadata.name).sort();
-  expect(names).toEqual(["authentik", "cert-manager", "flux-operator", "gitea", "home-assistant", "kube-prometheus-stack", "longhorn", "step-certificates", "step-issuer", "vaultwarden"]);
+  expect(names).toEqual(["authentik", "cert-manager", "cloudnative-pg", "flux-operator", "gitea", "home-assistant", "kube-prometheus-stack", "kured", "longhorn", "step-certificates", "step-issuer", "vaultwarden"]);
   const defaults = objects.filter((o) => o.kind === "StorageClass" && o.metadata.annotations?.["storageclass.kubernetes.io/is-default-class"] === "true");
   const longhorn = objects.find((o) => o.kind === "HelmRelease" && o.metadata.name === "longhorn");
   expect(defaults.length + (longhorn?.spec.values.persistence.defaultClass ? 1 : 0)).toBe(1);
@@ -299,9 +319,12 @@ describe("chart values", () => {
     const versions: Record<string, string> = {
       authentik: catalog.charts.authentik.version,
       gitea: catalog.charts.gitea.version,
+      "cloudnative-pg": catalog.charts.cloudnativePg.version,
+      "plugin-barman-cloud": catalog.charts.pluginBarmanCloud.version,
       vaultwarden: catalog.charts.vaultwarden.version,
       "home-assistant": catalog.charts.homeAssistant.version,
       "kube-prometheus-stack": catalog.charts.kubePrometheusStack.version,
+      kured: catalog.charts.kured.version,
       "step-certificates": catalog.charts.stepCertificates.version,
       "nvidia-device-plugin": catalog.charts.nvidiaDevicePlugin.version,
       ollama: catalog.charts.ollama.version,

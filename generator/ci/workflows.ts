@@ -71,10 +71,11 @@ export function workflowFiles(config: HomelabConfig): GeneratedFile[] {
           { name: "the committed tree is current", run: "npm run generate -- --check" },
           // Every tool is installed above: a test that would skip fails instead (test/support/requires.ts).
           { name: "npm test", env: { HOMELAB_TEST_REQUIRE_TOOLS: "1" }, run: "npm test" },
+          // The pinned kubectl and helm `npm test` unpacked; --helm renders the changed charts too.
           {
             name: "render-diff",
-            env: { HOMELAB_KUBECTL: "node_modules/.cache/homelab-tools/kubectl/kubectl" },
-            run: "npm run -s diff -- --base origin/${{ gitea.base_ref }} --output diff-full.md > diff.md",
+            env: { HOMELAB_KUBECTL: "node_modules/.cache/homelab-tools/kubectl/kubectl", HOMELAB_HELM: "node_modules/.cache/homelab-tools/helm/helm" },
+            run: "npm run -s diff -- --base origin/${{ gitea.base_ref }} --helm --output diff-full.md > diff.md",
           },
           {
             name: "post the render-diff on the pull request",

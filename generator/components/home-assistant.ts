@@ -3,6 +3,7 @@ import { catalog } from "../catalog.ts";
 import { helmRelease } from "../render/flux.ts";
 import { dataVolume, fqdn, namespace, SCAFFOLD_INGRESS_PATHS, scaffoldIngressValues } from "../render/kube.ts";
 import { FORWARD_AUTH_ANNOTATION, forwardAuthApps, outpostRoute } from "../auth/forward-auth.ts";
+import { nodeAddresses } from "../nodes/cluster.ts";
 import type { Component, ComponentOutput } from "./types.ts";
 
 /** k3s's pod network: Traefik's requests come from here. */
@@ -53,8 +54,10 @@ export const homeAssistant: Component = {
                 deploymentStrategy: "Recreate",
                 persistence: { enabled: true, existingClaim: "home-assistant-data" },
                 env: [{ name: "TZ", value: config.cluster.timezone }],
-                // Home Assistant rejects forwarded requests from proxies it does not trust.
-                configuration: { enabled: true, trusted_proxies: [POD_CIDR] },
+                // Home Assistant rejects forwarded requests from proxies it does not trust. On the
+                // node's network, Traefik on another node reaches it from that node's address
+                // (flannel masquerades pod traffic leaving the pod network).
+                configuration: { enabled: true, trusted_proxies: [POD_CIDR, ...(settings.hostNetwork ? nodeAddresses(config) : [])] },
                 // Discovery (mDNS, SSDP, Bluetooth proxies) needs the node's own network; the
                 // pod then resolves cluster names only with this DNS policy.
                 ...(settings.hostNetwork ? { hostNetwork: true, dnsPolicy: "ClusterFirstWithHostNet" } : {}),

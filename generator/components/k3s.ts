@@ -5,9 +5,26 @@ import type { HelmChartConfig } from "../render/crds.ts";
 import { fqdn } from "../render/kube.ts";
 import { yamlFile, yamlText } from "../render/yaml.ts";
 import type { HomelabConfig } from "../config/schema.ts";
+import { K3S_AGENT_CONFIG } from "../image/paths.ts";
+import { embeddedEtcd } from "../nodes/cluster.ts";
 import type { Component } from "./types.ts";
 
 export const K3S_DROP_IN = "image/rootfs/etc/rancher/k3s/config.yaml.d/00-image.yaml";
+/** Agents read their own config file (image/paths.ts): the image's agent flags go beside it. */
+export const K3S_AGENT_DROP_IN = `image/rootfs${K3S_AGENT_CONFIG}.d/00-image.yaml`;
+
+/**
+ * Flags of every node: all an agent gets (k3s agent refuses server-only keys), and part of a
+ * server's. k3s-selinux is installed, and k3s only runs containers with SELinux labels when
+ * told (`selinux`, docs.k3s.io/advanced#enabling-selinux-enforcement).
+ */
+export function k3sAgentImageConfig(config: HomelabConfig): Record<string, unknown> {
+  return {
+    selinux: true,
+    // kube-prometheus-stack scrapes kube-proxy on every node from the node address.
+    ...(config.monitoring.enabled ? { "kube-proxy-arg": ["metrics-bind-address=0.0.0.0"] } : {}),
+  };
+}
 
 /** Server flags; k3s reads them from config.yaml.d, so they belong to the image, not the tree. */
 export function k3sImageConfig(config: HomelabConfig): Record<string, unknown> {
@@ -15,12 +32,14 @@ export function k3sImageConfig(config: HomelabConfig): Record<string, unknown> {
     // Longhorn must be the only default StorageClass.
     disable: ["local-storage"],
     "secrets-encryption": true,
-    // kube-prometheus-stack scrapes these from the node address.
+    ...k3sAgentImageConfig(config),
+    // kube-prometheus-stack scrapes these from the node address; several servers run embedded
+    // etcd, whose metrics k3s serves on the node address (port 2381) only when told.
     ...(config.monitoring.enabled
       ? {
           "kube-controller-manager-arg": ["bind-address=0.0.0.0"],
           "kube-scheduler-arg": ["bind-address=0.0.0.0"],
-          "kube-proxy-arg": ["metrics-bind-address=0.0.0.0"],
+          ...(embeddedEtcd(config) ? { "etcd-expose-metrics": true } : {}),
         }
       : {}),
   };
@@ -64,7 +83,10 @@ export const k3s: Component = {
     };
     return {
       units: [{ name: "traefik", path: "infrastructure/traefik", files: { "helm-chart-config": [traefik], "coredns-custom": [inClusterDns(config)] }, provides: ["ingress"] }],
-      files: [{ path: K3S_DROP_IN, content: yamlFile([k3sImageConfig(config)]) }],
+      files: [
+        { path: K3S_DROP_IN, content: yamlFile([k3sImageConfig(config)]) },
+        { path: K3S_AGENT_DROP_IN, content: yamlFile([k3sAgentImageConfig(config)]) },
+      ],
     };
   },
 };

@@ -17,20 +17,32 @@ export function replicaCount(config: HomelabConfig): number {
   return config.storage.longhorn.replicas ?? Math.min(3, config.cluster.nodes?.length ?? 1);
 }
 
-function encryptedStorageClass(config: HomelabConfig): IStorageClass {
-  const secretParameters = Object.fromEntries(
-    ["provisioner", "node-publish", "node-stage", "node-expand"].flatMap((stage) => [
-      [`csi.storage.k8s.io/${stage}-secret-name`, CRYPTO_SECRET],
-      [`csi.storage.k8s.io/${stage}-secret-namespace`, LONGHORN_NAMESPACE],
-    ]),
-  );
+/**
+ * The class a CloudNativePG database uses: with more than one instance PostgreSQL already keeps
+ * a copy per instance, so each volume gets a single Longhorn replica (when Longhorn would
+ * otherwise replicate).
+ */
+export function databaseStorageClass(config: HomelabConfig, instances: number): string {
+  return instances > 1 && replicaCount(config) > 1 ? `${defaultStorageClass(config)}-single` : defaultStorageClass(config);
+}
+
+/** The default class (encrypted when configured), or with `single` its one-replica twin for replicated databases. */
+function storageClass(config: HomelabConfig, single: boolean): IStorageClass {
+  const secretParameters = config.storage.longhorn.encryption
+    ? Object.fromEntries(
+        ["provisioner", "node-publish", "node-stage", "node-expand"].flatMap((stage) => [
+          [`csi.storage.k8s.io/${stage}-secret-name`, CRYPTO_SECRET],
+          [`csi.storage.k8s.io/${stage}-secret-namespace`, LONGHORN_NAMESPACE],
+        ]),
+      )
+    : {};
   return {
     apiVersion: "storage.k8s.io/v1",
     kind: "StorageClass",
     metadata: {
-      name: defaultStorageClass(config),
+      name: single ? databaseStorageClass(config, 2) : defaultStorageClass(config),
       annotations: {
-        "storageclass.kubernetes.io/is-default-class": "true",
+        ...(single ? {} : { "storageclass.kubernetes.io/is-default-class": "true" }),
         // Parameters are immutable and numberOfReplicas follows the node count: Flux replaces
         // the class instead of failing (existing volumes keep the parameters they were made with).
         "kustomize.toolkit.fluxcd.io/force": "Enabled",
@@ -41,11 +53,11 @@ function encryptedStorageClass(config: HomelabConfig): IStorageClass {
     reclaimPolicy: "Retain",
     volumeBindingMode: "Immediate",
     parameters: {
-      numberOfReplicas: String(replicaCount(config)),
+      numberOfReplicas: String(single ? 1 : replicaCount(config)),
       staleReplicaTimeout: "30",
       fromBackup: "",
       fsType: "ext4",
-      encrypted: "true",
+      ...(config.storage.longhorn.encryption ? { encrypted: "true" } : {}),
       ...secretParameters,
     },
   } satisfies IStorageClass;
@@ -107,7 +119,9 @@ export const longhorn: Component = {
           files: {
             namespace: [namespace(LONGHORN_NAMESPACE, { labels: { "pod-security.kubernetes.io/enforce": "privileged" } })],
             release,
-            ...(settings.encryption ? { "storage-class": [encryptedStorageClass(config)] } : {}),
+            ...(settings.encryption || replicas > 1
+              ? { "storage-class": [...(settings.encryption ? [storageClass(config, false)] : []), ...(replicas > 1 ? [storageClass(config, true)] : [])] }
+              : {}),
           },
           provides: ["storage", "longhorn-crds"],
           secrets: settings.encryption

@@ -9,23 +9,45 @@ import type { HomelabConfig } from "../config/schema.ts";
 import { helmRelease, FLUX_NAMESPACE } from "../render/flux.ts";
 import { dataVolume, defaultStorageClass, fqdn, namespace, tlsIngressAnnotations } from "../render/kube.ts";
 import { LONGHORN_NAMESPACE } from "./longhorn.ts";
+import { embeddedEtcd, nodeAddresses } from "../nodes/cluster.ts";
 import { ADMIN_GROUP, oidcClients, oidcEndpoints } from "../auth/oidc.ts";
 import type { Component, ComponentOutput } from "./types.ts";
+
+/**
+ * Prometheus's own Service: kube-prometheus-stack names it <fullname>-prometheus on port 9090
+ * (templates/prometheus/service.yaml, values prometheus.service.port at 88.5.3), and the
+ * fullname of release kube-prometheus-stack is the release name (_helpers.tpl).
+ */
+export const PROMETHEUS_URL = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090";
+
+/**
+ * The alerts that must hold back a node reboot: a volume that lost a replica (or all of them)
+ * must be whole again before the next node goes down. Anything else (kube-prometheus-stack's
+ * Watchdog fires all the time) must not block.
+ */
+export const REBOOT_BLOCKING_ALERTS = ["LonghornVolumeDegraded", "LonghornVolumeFaulted"] as const;
+const [VOLUME_DEGRADED, VOLUME_FAULTED] = REBOOT_BLOCKING_ALERTS;
 
 /** Secret with admin-user and admin-password for Grafana's local admin. */
 export const GRAFANA_ADMIN_SECRET = "grafana-admin";
 const GRAFANA_OIDC_SECRET = "grafana-oidc";
 
-/** Control-plane components listen on the server nodes; without an address they are not scraped. */
+/**
+ * k3s runs the control plane inside its own process, so kube-prometheus-stack scrapes fixed
+ * endpoints (node addresses): the controller manager and the scheduler on the servers,
+ * kube-proxy on every node, and with several servers embedded etcd's metrics (port 2381,
+ * kubeEtcd.service.port at 88.5.3; k3s serves them on the node address with
+ * etcd-expose-metrics, pkg/etcd/etcd.go metricsURL). A single server keeps its state in SQLite
+ * (kine): no etcd to scrape. Without an address a node is not scraped (the config rules warn).
+ */
 function controlPlaneScraping(config: HomelabConfig): Record<string, unknown> {
-  const addresses = (config.cluster.nodes ?? []).filter((n) => n.role === "server" && n.address).map((n) => n.address as string);
-  const target = addresses.length > 0 ? { endpoints: addresses } : { enabled: false };
+  const target = (addresses: string[]) => (addresses.length > 0 ? { endpoints: addresses } : { enabled: false });
+  const servers = nodeAddresses(config, "server");
   return {
-    kubeControllerManager: target,
-    kubeScheduler: target,
-    kubeProxy: target,
-    // k3s on one server keeps its state in SQLite, not etcd.
-    kubeEtcd: { enabled: false },
+    kubeControllerManager: target(servers),
+    kubeScheduler: target(servers),
+    kubeProxy: target(nodeAddresses(config)),
+    kubeEtcd: embeddedEtcd(config) ? target(servers) : { enabled: false },
   };
 }
 
@@ -44,8 +66,8 @@ const alertRules = (config: HomelabConfig): IPrometheusRule => ({
       {
         name: "homelab.storage",
         rules: [
-          alert("LonghornVolumeDegraded", 'longhorn_volume_robustness{state="degraded"} == 1', "10m", "warning", "Longhorn volume {{ $labels.volume }} is degraded: a replica is missing."),
-          alert("LonghornVolumeFaulted", 'longhorn_volume_robustness{state="faulted"} == 1', "2m", "critical", "Longhorn volume {{ $labels.volume }} is faulted: its data is unavailable."),
+          alert(VOLUME_DEGRADED, 'longhorn_volume_robustness{state="degraded"} == 1', "10m", "warning", "Longhorn volume {{ $labels.volume }} is degraded: a replica is missing."),
+          alert(VOLUME_FAULTED, 'longhorn_volume_robustness{state="faulted"} == 1', "2m", "critical", "Longhorn volume {{ $labels.volume }} is faulted: its data is unavailable."),
           ...(config.storage.longhorn.backup
             ? [alert("LonghornBackupFailed", "longhorn_backup_state == 4", "5m", "critical", "Backup {{ $labels.backup }} of volume {{ $labels.volume }} failed.")]
             : []),
@@ -147,6 +169,7 @@ export const monitoring: Component = {
         "kubeProxy.endpoints",
         "kubeProxy.enabled",
         "kubeEtcd.enabled",
+        "kubeEtcd.endpoints",
       ],
     },
   ],

@@ -54,8 +54,8 @@ export interface Unit {
   /** Capabilities other units may need, e.g. "storage-class", "crd:longhorn". */
   readonly provides?: readonly string[];
   readonly needs?: readonly string[];
-  /** Applied by the FluxInstance's own sync (listed in clusters/<name>/kustomization.yaml), not by a Kustomization of its own. */
-  readonly root?: boolean;
+  /** Files the first-boot seed holds instead of the same-named files above (objects it cannot apply yet). */
+  readonly seedFiles?: Readonly<Record<string, readonly KubeObject[]>>;
   /** Secrets written as SOPS-encrypted files; their Flux Kustomization decrypts them. */
   readonly secrets?: readonly SecretSpec[];
   /** How long Flux waits for the unit to become healthy. */

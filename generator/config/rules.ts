@@ -11,9 +11,10 @@ type Report = (path: Path, message: string, hint?: string) => Diagnostic;
 /** Names the platform uses for its own namespaces and Flux Kustomizations. */
 export const reservedNames: ReadonlySet<string> = new Set([
   "default", "kube-system", "kube-public", "kube-node-lease", "flux-system", "traefik", "longhorn", "longhorn-system",
-  "cert-manager", "step-ca", "monitoring", "authentik", "gitea", "vaultwarden", "home-assistant", "nvidia", "ollama", "renovate", "cluster",
+  "cert-manager", "step-ca", "monitoring", "authentik", "gitea", "vaultwarden", "home-assistant", "nvidia", "ollama", "renovate", "cluster", "kured", "cnpg-system",
   // Flux Kustomizations of the platform that are not namespaces.
-  "k3s", "longhorn-config", "monitoring-config", "traefik-tls", "flux", "step-ca-config", "gitea-sso", "gitea-runner",
+  "k3s", "longhorn-config", "monitoring-config", "traefik-tls", "flux", "step-ca-config", "gitea-sso", "gitea-oidc-issuer", "gitea-runner",
+  "cloudnative-pg", "barman-cloud", "cloudnative-pg-monitoring",
 ]);
 
 /** Ports the node itself serves; a LoadBalancer Service cannot take them. */
@@ -45,6 +46,24 @@ export function checkRules(config: HomelabConfig, report: Report): { errors: Dia
     if (first >= 0 && nodes.length > 1 && !nodes[first]?.address) {
       warn(["cluster", "nodes", first], `the other nodes join the first server, ${nodes[first]?.name}, at its address, and it has none`, "set its address: `homelab node-config` needs it for every other node");
     }
+  }
+  const window = config.cluster.updates.window;
+  if (window.start === window.end) {
+    // kured's window would then last one second (pkg/timewindow/timewindow.go), and it looks once an hour.
+    error(["cluster", "updates", "window", "end"], "the maintenance window starts and ends at the same time, so nodes would never reboot", "give it a few hours, e.g. start: \"02:00\", end: \"05:00\"");
+  }
+  const serverCount = (nodes ?? []).filter((n) => n.role === "server").length;
+  if (serverCount === 2) {
+    warn(["cluster", "nodes"], "two servers run embedded etcd with two members, which needs both: losing either stops the API, so two servers survive no failure", "use one server or three");
+  }
+  const homeAssistant = config.apps.homeAssistant;
+  if (homeAssistant.enabled && homeAssistant.hostNetwork && (nodes ?? []).length > 1) {
+    const withoutAddress = (nodes ?? []).filter((n) => !n.address).map((n) => n.name);
+    warn(
+      ["apps", "homeAssistant", "hostNetwork"],
+      `Home Assistant trusts Traefik's requests from the node addresses${withoutAddress.length > 0 ? `, and ${withoutAddress.join(", ")} has none (requests through it get 400)` : ""}; the chart writes configuration.yaml (trusted_proxies) only on its first start`,
+      "on an existing install, add the node addresses to http.trusted_proxies in configuration.yaml on its volume yourself",
+    );
   }
   if (config.monitoring.enabled) {
     const servers = (nodes ?? []).filter((n) => n.role === "server");
@@ -85,7 +104,15 @@ export function checkRules(config: HomelabConfig, report: Report): { errors: Dia
     warn(["storage", "longhorn", "encryption"], "off-site backups are stored unencrypted: anyone who can read the bucket can read your data", "keep encryption: true so volumes and their backups are encrypted");
   }
   if (!longhorn.backup) {
-    warn(["storage", "longhorn"], "no off-site backups: a failed disk loses every volume", "add storage.longhorn.backup with an S3 or Backblaze target");
+    warn(
+      ["storage", "longhorn"],
+      "no off-site backups: a failed disk loses every volume, and Gitea's and Authentik's PostgreSQL keep no WAL archive (no point-in-time restore; local WAL is recycled)",
+      "add storage.longhorn.backup with an S3 or Backblaze target",
+    );
+  }
+  for (const [path, database] of [[["apps", "gitea", "database", "restore"], config.apps.gitea.database], [["auth", "authentik", "database", "restore"], config.auth.authentik.database]] as const) {
+    if (database.restore && !longhorn.backup) error([...path], "a database is restored from the WAL archive on storage.longhorn.backup, and there is none", "set storage.longhorn.backup to the target the database was archived to");
+    if (database.restore && database.migrate) error([...path], "a database is either imported from the bundled PostgreSQL (migrate) or restored from its archive, not both", "finish the migration first, then restore");
   }
   const nodeCount = nodes?.length ?? 1;
   if (longhorn.replicas !== undefined && longhorn.replicas > nodeCount) {

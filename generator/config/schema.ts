@@ -80,6 +80,31 @@ const Size = (value: string, description: string) =>
 const Cron = (value: string, description: string) =>
   defaulted(Type.String({ format: "cron", errorMessage: "a five-field cron expression such as \"0 3 * * *\"" }), value, description);
 
+/** How many PostgreSQL instances CloudNativePG runs for an app's database. */
+const DatabaseInstances = optional(
+  Type.Integer({ minimum: 1, maximum: 5 }),
+  "PostgreSQL instances (one primary, the rest streaming replicas). Default: min(3, number of nodes).",
+);
+
+/** Step 1 of moving an install from before CloudNativePG (docs/upgrade-rollback.md). */
+const DatabaseMigrate = defaulted(
+  Type.Boolean(),
+  false,
+  "Step 1 of moving an install made before CloudNativePG: the app keeps running on the chart's bundled PostgreSQL (its release is suspended) while the new cluster imports the data from it; set back to false (step 2) once the cluster is ready.",
+);
+
+/** Bring an app's database back from the off-site WAL archive (docs/backup-restore.md). */
+const DatabaseRestore = optional(
+  section(
+    {
+      targetTime: optional(Type.String({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$", errorMessage: "an RFC 3339 time such as 2026-12-01T10:00:00Z" }), "Restore to this point in time (default: the end of the archive)."),
+      from: Type.String({ pattern: "^[a-z]([-a-z0-9]{0,40}[a-z0-9])?$", errorMessage: "the name of the database cluster whose archive is restored, e.g. gitea-db", description: "The database cluster whose archive is restored (e.g. gitea-db); the new cluster is named after it with -1, -2 … added." }),
+    },
+    { description: "Restore the database from the backup target into a new cluster.", required: ["from"] },
+  ),
+  "Restore the database from storage.longhorn.backup into a new cluster (needs a backup target).",
+);
+
 const Port = Type.Integer({ minimum: 1, maximum: 65535, errorMessage: "a port number from 1 to 65535" });
 
 const Node = section(
@@ -95,6 +120,29 @@ const Node = section(
   { description: "A machine in the cluster.", required: ["name"] },
 );
 
+/** kured's day names (pkg/timewindow/days.go at kured 1.23.0). */
+const WEEKDAYS = ["su", "mo", "tu", "we", "th", "fr", "sa"] as const;
+const timeOfDay = "^([01][0-9]|2[0-3]):[0-5][0-9]$";
+
+const Updates = section(
+  {
+    window: section(
+      {
+        days: defaulted(Type.Array(choice(WEEKDAYS), { minItems: 1, uniqueItems: true }), [...WEEKDAYS], "Days on which nodes may reboot (su, mo, tu, we, th, fr, sa)."),
+        start: defaulted(Type.String({ pattern: timeOfDay, errorMessage: "a time of day HH:MM such as 02:00" }), "02:00", "Earliest time of day a reboot starts (cluster.timezone)."),
+        end: defaulted(Type.String({ pattern: timeOfDay, errorMessage: "a time of day HH:MM such as 05:00" }), "05:00", "Latest time of day a reboot starts; a window may wrap past midnight."),
+      },
+      { description: "When kured may drain and reboot a node.", default: {} },
+    ),
+    drainTimeout: defaulted(
+      Type.String({ pattern: "^[1-9][0-9]*(m|h)$", errorMessage: "minutes or hours such as 30m or 1h" }),
+      "30m",
+      "How long a drain may take; after it, kured uncordons the node, skips the reboot and tries again later.",
+    ),
+  },
+  { description: "OS updates: nodes stage new images themselves; kured drains and reboots one node at a time in the window.", default: {} },
+);
+
 const Cluster = section(
   {
     name: DnsLabel("The cluster's name (a DNS label); the tree goes to clusters/<name>/."),
@@ -108,6 +156,7 @@ const Cluster = section(
       { version: defaulted(Type.String({ pattern: "^v[0-9]+\\.[0-9]+\\.[0-9]+\\+k3s[0-9]+$", errorMessage: "a k3s release such as v1.36.3+k3s1" }), catalog.k3s.version, "k3s release baked into the image; upgrade = change + rebuild, one minor at a time.") },
       { description: "k3s, the Kubernetes distribution of every node.", default: {} },
     ),
+    updates: Updates,
   },
   { description: "The cluster and its machines.", required: ["name", "domain"] },
 );
@@ -194,6 +243,11 @@ const Backup = section(
     endpoint: optional(Type.String({ pattern: "^https?://[^\\s/]+(/.*)?$", errorMessage: "an http(s) URL" }), "S3 endpoint for non-AWS stores, e.g. https://s3.us-west-004.backblazeb2.com."),
     schedule: Cron("0 3 * * *", "When the backup RecurringJob runs."),
     retain: defaulted(Type.Integer({ minimum: 1, maximum: 250 }), 14, "How many backups of each volume are kept."),
+    databaseRetention: defaulted(
+      Type.String({ pattern: "^[1-9][0-9]*[dwm]$", errorMessage: "a barman retention such as 30d, 4w or 3m" }),
+      "30d",
+      "How far back a PostgreSQL database (Gitea, Authentik) can be restored to a point in time: base backups and WAL older than this are deleted.",
+    ),
   },
   { description: "Off-site backups of every volume (omit to run without).", required: ["target"] },
 );
@@ -247,6 +301,7 @@ const Auth = section(
         host: Host("auth", "Authentik"),
         ldap: defaulted(Type.Boolean(), false, "true: an LDAP outpost for apps that only speak LDAP."),
         storage: Size("8Gi", "Authentik's PostgreSQL volume size."),
+        database: section({ instances: DatabaseInstances, restore: DatabaseRestore, migrate: DatabaseMigrate }, { description: "Authentik's PostgreSQL (CloudNativePG); its volume size is storage above.", default: {} }),
       },
       { description: "Authentik, the identity provider (SSO).", default: {} },
     ),
@@ -273,6 +328,10 @@ function preset<P extends TProperties>(what: string, chartVersion: string, host:
 const Gitea = preset("Gitea", catalog.charts.gitea.version, "git", "20Gi", {
   runner: defaulted(Type.Boolean(), false, "true: an in-cluster Gitea Actions runner (registration token generated and shared as a secret)."),
   sshPort: defaulted(Port, 2222, "Node port for git over SSH (22 is the node's own sshd)."),
+  database: section(
+    { size: Size("8Gi", "Gitea's PostgreSQL volume size (each instance has one)."), instances: DatabaseInstances, restore: DatabaseRestore, migrate: DatabaseMigrate },
+    { description: "Gitea's PostgreSQL (CloudNativePG).", default: {} },
+  ),
   sso: defaulted(Type.Boolean(), true, "Log in through Authentik (OIDC); members of homelab-admins are Gitea admins. The local admin keeps working."),
 });
 const Vaultwarden = preset("Vaultwarden", catalog.charts.vaultwarden.version, "vault", "5Gi", {

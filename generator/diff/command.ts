@@ -1,13 +1,15 @@
 // `homelab diff --base REF`: the working tree against the tree at REF, rendered as Flux sees it.
 import { accessSync, constants, existsSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.ts";
 import { fileSystemError } from "../fs-errors.ts";
 import { check } from "../generate.ts";
 import type { CheckResult } from "../writer.ts";
 import { compareTrees } from "./compare.ts";
+import { helmDiffs } from "./helm.ts";
 import { formatDiff } from "./report.ts";
-import { checkoutToTemp, renderTree } from "./trees.ts";
+import { checkoutToTemp, kubectlBinary, renderTree } from "./trees.ts";
 
 export interface DiffOptions {
   readonly configPath: string;
@@ -17,7 +19,23 @@ export interface DiffOptions {
   readonly output?: string;
   /** Told each warning as it is found (the CLI: stderr); the report carries them, too. */
   readonly warn: (message: string) => void;
+  /** Also render every HelmRelease whose chart or values changed (diff/helm.ts). */
+  readonly helm?: boolean;
+  /** Per chart fetch with --helm; default CHART_FETCH_TIMEOUT_MS. */
+  readonly chartTimeoutMs?: number;
 }
+
+/** Charts --helm downloads, kept between runs; .gitignore leaves /.cache/ out of git. */
+export const CHART_CACHE = join(".cache", "homelab", "charts");
+/** The pinned helm `npm test` unpacks (test/support/tools.ts), used when HOMELAB_HELM names none. */
+const PINNED_HELM = fileURLToPath(new URL("../../node_modules/.cache/homelab-tools/helm/helm", import.meta.url));
+
+function helmBinary(): string {
+  return process.env.HOMELAB_HELM || (existsSync(PINNED_HELM) ? PINNED_HELM : "helm");
+}
+
+/** A chart repository that has not answered in this long is noted, not waited for. */
+const CHART_FETCH_TIMEOUT_MS = 30_000;
 
 /** How many of the out-of-date files a warning names. */
 const LISTED_FILES = 5;
@@ -78,7 +96,18 @@ export async function diffCommand(options: DiffOptions): Promise<string> {
     const staleTree = await staleTreeWarning(configPath);
     if (staleTree) options.warn(staleTree);
     const [base, head] = await Promise.all([renderTree(baseDir, `the tree at ${options.base}`), renderTree(dirname(configPath), "the working tree")]);
-    const diff = compareTrees(base, head);
+    const compared = compareTrees(base, head);
+    const diff = options.helm
+      ? {
+          ...compared,
+          renders: await helmDiffs(base, head, {
+            cacheDir: join(dirname(configPath), CHART_CACHE),
+            helm: helmBinary(),
+            kubectl: kubectlBinary(),
+            fetchTimeoutMs: options.chartTimeoutMs ?? CHART_FETCH_TIMEOUT_MS,
+          }),
+        }
+      : compared;
     if (options.output) {
       try {
         writeFileSync(options.output, formatDiff(diff, { base: options.base, format: options.format, staleTree, limit: Number.POSITIVE_INFINITY }));

@@ -67,7 +67,7 @@ export async function checkoutToTemp(repoDir: string, ref: string): Promise<stri
   return prefix ? join(dir, prefix) : dir;
 }
 
-function kubectlBinary(): string {
+export function kubectlBinary(): string {
   return process.env.HOMELAB_KUBECTL || "kubectl";
 }
 

@@ -1,15 +1,14 @@
 // First boot, rendered into image/rootfs: the k3s units (a node enables one of them),
 // homelab-bootstrap.service with its script and its settings file, and tmpfiles.d for what the
 // units need under /var.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import Handlebars from "handlebars";
+import { imageTemplate } from "./template.ts";
 import { GIT_PULL_SECRET, giteaRepositoryUrl } from "../components/flux.ts";
 import { GITEA_ADMIN_SECRET } from "../components/gitea.ts";
 import type { KubeObject } from "../components/types.ts";
 import type { HomelabConfig } from "../config/schema.ts";
 import type { Plan } from "../plan.ts";
-import { FLUX_NAMESPACE, SOPS_AGE_SECRET } from "../render/flux.ts";
+import { BOOTSTRAP_FIELD_MANAGER, BOOTSTRAP_STATUS, FLUX_NAMESPACE, SOPS_AGE_SECRET } from "../render/flux.ts";
+import { minimumDiskGiB } from "./disk.ts";
 import { REGISTRY_SECRETS, REGISTRY_TOKEN_NAME } from "../ci/workflows.ts";
 import { HEADER, plain } from "../render/yaml.ts";
 import type { GeneratedFile } from "../writer.ts";
@@ -43,8 +42,7 @@ export const READER_TOKEN_NAME = "flux";
 /** k3s's own data folder (/var/lib/rancher/k3s), made at boot like everything under /var. */
 const K3S_DATA_DIR = "/var/lib/rancher/k3s";
 
-const handlebars = Handlebars.create();
-const template = (name: string) => handlebars.compile(readFileSync(join(import.meta.dirname, "templates", name), "utf8"), { noEscape: true, strict: true });
+const template = imageTemplate;
 const templates = {
   k3s: template("k3s.service.hbs"),
   agent: template("k3s-agent.service.hbs"),
@@ -75,7 +73,7 @@ interface FluxRoot {
 /** What the bootstrap installs of flux-system, read from the tree's own objects so Flux adopts it. */
 function fluxRoot(plan: Plan): FluxRoot {
   type Plain = { kind: string; metadata: { name: string }; spec?: Record<string, any> };
-  for (const unit of plan.units.filter((u) => u.root)) {
+  for (const unit of plan.units) {
     const entries = Object.entries(unit.files).map(([file, objects]) => [file, objects.map((o: KubeObject) => plain(o) as Plain)] as const);
     const instanceEntry = entries.find(([, objects]) => objects.some((o) => o.kind === "FluxInstance"));
     if (!instanceEntry) continue;
@@ -91,7 +89,7 @@ function fluxRoot(plan: Plan): FluxRoot {
       chartVersion: String(source.spec?.["ref"]?.tag),
     };
   }
-  throw new Error("the plan has no root unit with a FluxInstance");
+  throw new Error("the plan has no unit with a FluxInstance");
 }
 
 /** The settings file the script sources: names and places, nothing secret. */
@@ -105,6 +103,10 @@ export function bootstrapSettings(config: HomelabConfig, plan: Plan): [string, s
     ["CLUSTER_PATH", plan.clusterPath],
     ["SEED_PATH", seedPath(plan)],
     ["FLUX_NAMESPACE", FLUX_NAMESPACE],
+    ["FIELD_MANAGER", BOOTSTRAP_FIELD_MANAGER],
+    ["BOOTSTRAP_STATUS", BOOTSTRAP_STATUS],
+    ["LONGHORN_DATA_PATH", config.storage.longhorn.dataPath],
+    ["MIN_DISK_GIB", String(minimumDiskGiB(config, plan))],
     ["FLUX_INSTANCE_FILE", flux.instanceFile],
     ["FLUX_INSTANCE_NAME", flux.instanceName],
     ["FLUX_OPERATOR_RELEASE", flux.releaseName],

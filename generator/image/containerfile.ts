@@ -3,15 +3,16 @@
 // exactly those inputs (the context is the repository root).
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import Handlebars from "handlebars";
+import { imageTemplate } from "./template.ts";
 import { catalog } from "../catalog.ts";
 import type { HomelabConfig } from "../config/schema.ts";
 import type { Plan } from "../plan.ts";
-import { clusterNodes } from "../nodes/cluster.ts";
+import { embeddedEtcd, nodeAddresses } from "../nodes/cluster.ts";
 import { HEADER } from "../render/yaml.ts";
 import type { GeneratedFile } from "../writer.ts";
 import type { ImageInputs } from "./index.ts";
 import { BUILD_BUNDLE, HELM_BIN, IMAGE_DIR, K3S_BIN, REPO_BUNDLE, SOPS_BIN } from "./paths.ts";
+import { BASE_UPDATE_TIMERS, LONGHORN_SELINUX_MODULE, STAGE_TIMER } from "./updates.ts";
 
 export const CONTAINERFILE = `${IMAGE_DIR}/Containerfile`;
 export const FETCH_SCRIPT = `${IMAGE_DIR}/fetch-tools.sh`;
@@ -53,14 +54,13 @@ const RANCHER_RPM = "https://rpm.rancher.io";
 const NVIDIA_TOOLKIT_REPO = "https://nvidia.github.io/libnvidia-container";
 const NVIDIA_AKMODS = "ghcr.io/ublue-os/akmods-nvidia-open";
 
-const PACKAGES = ["container-selinux", "k3s-selinux", "iscsi-initiator-utils", "nfs-utils", "cryptsetup", "firewalld", "git-core"];
+// nfs-utils too, where the base has no nfs-utils-coreos (the Containerfile decides at build time).
+const PACKAGES = ["container-selinux", "k3s-selinux", "iscsi-initiator-utils", "cryptsetup", "firewalld", "git-core"];
 /** k3s's pod and service networks (the defaults: cluster-cidr, service-cidr). */
 const TRUSTED_SOURCES = ["10.42.0.0/16", "10.43.0.0/16"];
-const UNITS = ["firewalld.service", "iscsid.service", "homelab-bootstrap.service"];
+const UNITS = ["firewalld.service", "iscsid.service", "homelab-bootstrap.service", STAGE_TIMER];
 
-const handlebars = Handlebars.create();
-const template = (name: string) =>
-  handlebars.compile(readFileSync(join(import.meta.dirname, "templates", name), "utf8"), { noEscape: true, strict: true });
+const template = imageTemplate;
 const containerfileTemplate = template("Containerfile.hbs");
 const fetchScript = readFileSync(join(import.meta.dirname, "templates", "fetch-tools.sh"), "utf8");
 
@@ -79,12 +79,10 @@ export function nvidiaAkmodsImage(base: string): string {
   return `${NVIDIA_AKMODS}:${flavour}-${release}`;
 }
 
-/** More than one server runs embedded etcd, whose peers talk on 2379-2380. */
-const multiServer = (config: HomelabConfig) => clusterNodes(config).filter((node) => node.role === "server").length > 1;
-
 /** Ports opened in the default zone: the API, kubelet, flannel, etcd between servers, ServiceLB's and host-network apps'. */
 function firewallPorts(config: HomelabConfig, plan: Plan): string[] {
-  const ports = ["6443/tcp", "10250/tcp", "8472/udp", ...(multiServer(config) ? ["2379-2380/tcp"] : [])];
+  // Embedded etcd's peers talk on 2379-2380.
+  const ports = ["6443/tcp", "10250/tcp", "8472/udp", ...(embeddedEtcd(config) ? ["2379-2380/tcp"] : [])];
   const loadBalanced = new Set([80, 443, config.apps.gitea.sshPort].map((port) => `${port}/tcp`));
   // Home Assistant on the node's network: its web port, and the mDNS and SSDP answers of discovery.
   const homeAssistant = config.apps.homeAssistant;
@@ -98,6 +96,25 @@ function firewallPorts(config: HomelabConfig, plan: Plan): string[] {
     }
   }
   return [...ports, ...loadBalanced, ...hostNetwork];
+}
+
+/**
+ * What kube-prometheus-stack scrapes on every node: node-exporter (9100), kube-proxy (10249),
+ * the controller manager (10257) and the scheduler (10259), and with several servers etcd's
+ * metrics (2381, k3s etcd-expose-metrics). Prometheus reaches another node from that node's
+ * address, so each port is open to the cluster's node addresses only: one firewalld rich rule
+ * per address and port, one command per address.
+ */
+export const METRICS_PORTS = [9100, 10249, 10257, 10259] as const;
+export const ETCD_METRICS_PORT = 2381;
+
+function metricsRules(config: HomelabConfig): string[][] {
+  if (!config.monitoring.enabled) return [];
+  const ports = [...METRICS_PORTS, ...(embeddedEtcd(config) ? [ETCD_METRICS_PORT] : [])];
+  return nodeAddresses(config).map((address) => {
+    const family = address.includes(":") ? "ipv6" : "ipv4";
+    return ports.map((port) => `rule family="${family}" source address="${address}" port port="${port}" protocol="tcp" accept`);
+  });
 }
 
 /**
@@ -137,7 +154,11 @@ export function containerfileFiles({ config, plan, ca }: ImageInputs): Generated
     caCertificates: cas,
     trustedSources: TRUSTED_SOURCES,
     ports: firewallPorts(config, plan),
-    etcd: multiServer(config),
+    etcd: embeddedEtcd(config),
+    metricsRules: metricsRules(config),
+    selinuxModule: LONGHORN_SELINUX_MODULE,
+    maskedTimers: BASE_UPDATE_TIMERS.join(" "),
+    stageTimer: STAGE_TIMER,
     units: UNITS.join(" "),
     buildBundle: BUILD_BUNDLE,
     repoBundle: REPO_BUNDLE,

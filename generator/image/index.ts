@@ -7,6 +7,7 @@ import { bootFiles } from "./boot.ts";
 import { containerfileFiles } from "./containerfile.ts";
 import { installFiles } from "./install.ts";
 import { seedFiles } from "./seed.ts";
+import { updateFiles } from "./updates.ts";
 
 export interface ImageInputs {
   readonly config: HomelabConfig;
@@ -17,5 +18,5 @@ export interface ImageInputs {
 }
 
 export function imageFiles(inputs: ImageInputs): GeneratedFile[] {
-  return [...containerfileFiles(inputs), ...bootFiles(inputs), ...seedFiles(inputs), ...installFiles(inputs)];
+  return [...containerfileFiles(inputs), ...bootFiles(inputs), ...seedFiles(inputs), ...installFiles(inputs), ...updateFiles()];
 }

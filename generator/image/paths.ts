@@ -42,3 +42,12 @@ export const K3S_KUBECONFIG = "/etc/rancher/k3s/k3s.yaml";
  */
 export const K3S_SERVER_CONFIG = "/etc/rancher/k3s/config.yaml";
 export const K3S_AGENT_CONFIG = "/etc/rancher/k3s/agent.yaml";
+
+/**
+ * OS updates: the staging unit runs the stage script, which writes the sentinel once an image is
+ * staged; kured (its chart mounts the sentinel's folder) then drains the node and runs the
+ * reboot script on the host.
+ */
+export const STAGE_SCRIPT = "/usr/libexec/homelab/stage-update";
+export const REBOOT_SCRIPT = "/usr/libexec/homelab/reboot";
+export const REBOOT_SENTINEL = "/run/homelab/reboot-required";

@@ -1,8 +1,10 @@
 // The seed, clusters/<name>/bootstrap/: what first boot applies before Gitea holds the
 // repository Flux reads — Gitea's unit and the storage it runs on, copies of the tree's own
-// objects so Flux adopts them unchanged. clusters/<name>/kustomization.yaml does not list it, so
-// Flux never syncs it. The units' SOPS files are copied next to their objects but left out of the
-// kustomization: the bootstrap decrypts them on the host and applies them itself.
+// objects so Flux adopts them unchanged (but for a unit's seedFiles: objects it cannot run yet,
+// such as Gitea's database Cluster without the backup plugin, which needs cert-manager).
+// clusters/<name>/kustomization.yaml does not list it, so Flux never syncs it. The units' SOPS
+// files are copied next to their objects but left out of the kustomization: the bootstrap
+// decrypts them on the host and applies them itself.
 import type { Phase } from "../components/types.ts";
 import type { Plan, PlannedUnit } from "../plan.ts";
 import { yamlFile } from "../render/yaml.ts";
@@ -24,15 +26,15 @@ export function seedPath(plan: Plan): string {
 
 /**
  * Gitea's unit, the units it depends on up to SEEDED_PHASE, and the other units of their
- * components (Longhorn's config with it), closed over their dependencies again. Root units
- * (flux-system) are left out: the bootstrap installs those itself.
+ * components (Longhorn's config with it), closed over their dependencies again. Flux's own
+ * unit is never among them: nothing Gitea needs comes from it, and the bootstrap installs it.
  */
 export function seedUnits(plan: Plan): PlannedUnit[] {
   const target = plan.units.find((unit) => unit.provides?.includes(SEEDED_CAPABILITY));
   if (!target) throw new Error(`no unit provides "${SEEDED_CAPABILITY}"`);
   const byName = new Map(plan.units.map((unit) => [unit.name, unit]));
   const seeded = new Set<string>([target.name]);
-  const eligible = (unit: PlannedUnit | undefined): unit is PlannedUnit => unit !== undefined && !unit.root && unit.phase <= SEEDED_PHASE;
+  const eligible = (unit: PlannedUnit | undefined): unit is PlannedUnit => unit !== undefined && unit.phase <= SEEDED_PHASE;
   for (let grew = true; grew; ) {
     grew = false;
     const members = plan.units.filter((unit) => seeded.has(unit.name));
@@ -57,8 +59,8 @@ export function seedFiles({ plan, secretFiles }: ImageInputs): GeneratedFile[] {
     for (const name of Object.keys(unit.files).sort()) {
       const path = `${unit.name}/${name}.yaml`;
       resources.push(path);
-      // The same bytes the tree writes for this file.
-      files.push({ path: `${folder}/${path}`, content: yamlFile(unit.files[name] ?? []) });
+      // The same bytes the tree writes for this file, unless the unit has a first-boot variant.
+      files.push({ path: `${folder}/${path}`, content: yamlFile(unit.seedFiles?.[name] ?? unit.files[name] ?? []) });
     }
     for (const spec of unit.secrets ?? []) {
       const content = secretsByPath.get(secretFilePath(unit, spec));

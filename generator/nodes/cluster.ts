@@ -12,6 +12,18 @@ export function clusterNodes(config: HomelabConfig): ClusterNode[] {
   return config.cluster.nodes ?? [{ name: config.cluster.name, role: "server", gpu: false }];
 }
 
+/** More than one server runs k3s's embedded etcd (one server keeps its state in SQLite). */
+export function embeddedEtcd(config: HomelabConfig): boolean {
+  return clusterNodes(config).filter((node) => node.role === "server").length > 1;
+}
+
+/** The LAN addresses of the nodes that have one (of one role, or all). */
+export function nodeAddresses(config: HomelabConfig, role?: ClusterNode["role"]): string[] {
+  return clusterNodes(config)
+    .filter((node) => role === undefined || node.role === role)
+    .flatMap((node) => (node.address ? [node.address] : []));
+}
+
 /** The server the cluster starts on: every other node joins it. */
 export function firstServer(config: HomelabConfig): ClusterNode {
   const server = clusterNodes(config).find((node) => node.role === "server");

@@ -11,6 +11,17 @@ import type { KubeObject } from "../components/types.ts";
 export const FLUX_NAMESPACE = "flux-system";
 /** The GitRepository the FluxInstance creates for this repository. */
 export const ROOT_SOURCE = "flux-system";
+/**
+ * The field manager first boot applies with. kustomize-controller takes over (and so can later
+ * remove) only fields of the managers in its cleanup list: "kubectl" with the Apply operation is
+ * one ("to undo changes made with 'kubectl apply --server-side --force-conflicts'"), where a
+ * manager of our own would need --override-manager (fluxcd/kustomize-controller v1.9.4, Flux
+ * 2.9's line: internal/controller/kustomization_controller.go, fieldManagers; main.go,
+ * --override-manager).
+ */
+export const BOOTSTRAP_FIELD_MANAGER = "kubectl";
+/** The ConfigMap (in flux-system) where first boot says which step it is in and what it is stuck on; `homelab status` reads it. */
+export const BOOTSTRAP_STATUS = "homelab-bootstrap";
 /** The Secret Flux decrypts SOPS files with (first boot writes it from the node's age key); Flux wants the key name to end in .agekey. */
 export const SOPS_AGE_SECRET = { name: "sops-age", key: "age.agekey" } as const;
 

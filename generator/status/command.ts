@@ -3,9 +3,10 @@
 // failed; with --wait, 0 once everything is Ready at the branch head, 1 on a failure Flux will
 // not retry its way out of, or on timeout. --timeout bounds the whole command, every request to
 // the API server included.
-import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { UserError } from "../errors.ts";
 import { FLUX_NAMESPACE } from "../render/flux.ts";
+import { readFirstBoot } from "./first-boot.ts";
 import { formatChanges, formatStatus, shortRevision } from "./format.ts";
 import { apiErrorText, apiUserError, Deadline, formatDuration, loadKubeConfig, makeApiClient, REQUEST_TIMEOUT_MS, serverOf, sleep, statusCode } from "./kube.ts";
 import { allItems, buildReport, GIT_REPOSITORY, isSettled, terminalFailures, type FluxObject, type StatusReport } from "./report.ts";
@@ -26,52 +27,57 @@ const DEFAULT_INTERVAL_MS = 5_000;
 /** With nothing changing (a long Helm install), a line now and then shows it is still waiting. */
 const HEARTBEAT_MS = 60_000;
 
-/** Either the report, or why there is none yet (Flux not installed). */
-type Reading = { readonly report: StatusReport } | { readonly notYet: string };
+/** Either the report, or why there is none yet (Flux not installed); with what first boot says of itself. */
+type Reading = ({ readonly report: StatusReport } | { readonly notYet: string }) & { readonly firstBoot?: string | undefined };
 
-/** The three reads the report needs: Kustomizations, HelmReleases (all namespaces), the root GitRepository. */
-async function readCluster(api: CustomObjectsApi): Promise<Reading> {
+/** The reads the report needs: Kustomizations, HelmReleases (all namespaces), the root GitRepository; and first boot's ConfigMap. */
+async function readCluster(api: CustomObjectsApi, core: CoreV1Api): Promise<Reading> {
   const items = (list: unknown): FluxObject[] => ((list as { items?: FluxObject[] }).items ?? []);
   const orMissing = <T>(promise: Promise<T>, missing: T): Promise<T> =>
     promise.catch((error: unknown) => {
       if (statusCode(error) === 404) return missing;
       throw error;
     });
-  const [kustomizations, helmReleases, gitRepository] = await Promise.all([
+  const [kustomizations, helmReleases, gitRepository, firstBoot] = await Promise.all([
     orMissing(api.listNamespacedCustomObject({ group: "kustomize.toolkit.fluxcd.io", version: "v1", namespace: FLUX_NAMESPACE, plural: "kustomizations" }).then(items), undefined),
     orMissing(api.listClusterCustomObject({ group: "helm.toolkit.fluxcd.io", version: "v2", plural: "helmreleases" }).then(items), []),
     orMissing(
       api.getNamespacedCustomObject({ group: "source.toolkit.fluxcd.io", version: "v1", plural: "gitrepositories", ...GIT_REPOSITORY }) as Promise<FluxObject>,
       undefined,
     ),
+    readFirstBoot(core),
   ]);
   // No Kustomization API: the CRDs are not there, Flux is not (yet) installed.
-  if (kustomizations === undefined) return { notYet: "Flux is not installed: the cluster has no kustomize.toolkit.fluxcd.io/v1 API" };
-  return { report: buildReport({ kustomizations, helmReleases, gitRepository }) };
+  if (kustomizations === undefined) {
+    return { notYet: `Flux is not installed: the cluster has no kustomize.toolkit.fluxcd.io/v1 API${firstBoot ? `; ${firstBoot}` : ""}` };
+  }
+  return { report: buildReport({ kustomizations, helmReleases, gitRepository }), firstBoot };
 }
 
 export async function statusCommand(options: StatusOptions): Promise<number> {
   const kc = loadKubeConfig(options.kubeconfig);
   const deadline = new Deadline(options.timeoutMs ?? (options.wait ? DEFAULT_WAIT_TIMEOUT_MS : REQUEST_TIMEOUT_MS), "the --timeout");
   const api = makeApiClient(kc, CustomObjectsApi, deadline);
+  const core = makeApiClient(kc, CoreV1Api, deadline);
   if (!options.wait) {
-    const reading = await readOnce(kc, api);
+    const reading = await readOnce(kc, api, core);
     if ("notYet" in reading) throw new UserError(reading.notYet);
+    if (reading.firstBoot) options.out(reading.firstBoot);
     for (const line of formatStatus(reading.report, options)) options.out(line);
     return allItems(reading.report).some((item) => item.state === "failed") || reading.report.source !== undefined ? 1 : 0;
   }
-  return waitForReady(kc, api, deadline, options);
+  return waitForReady(kc, api, core, deadline, options);
 }
 
-async function readOnce(kc: KubeConfig, api: CustomObjectsApi): Promise<Reading> {
+async function readOnce(kc: KubeConfig, api: CustomObjectsApi, core: CoreV1Api): Promise<Reading> {
   try {
-    return await readCluster(api);
+    return await readCluster(api, core);
   } catch (error) {
     throw apiUserError(kc, "reading the Flux objects", error);
   }
 }
 
-async function waitForReady(kc: KubeConfig, api: CustomObjectsApi, deadline: Deadline, options: StatusOptions): Promise<number> {
+async function waitForReady(kc: KubeConfig, api: CustomObjectsApi, core: CoreV1Api, deadline: Deadline, options: StatusOptions): Promise<number> {
   const intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
   const started = Date.now();
   const elapsed = () => formatDuration(Date.now() - started);
@@ -79,6 +85,7 @@ async function waitForReady(kc: KubeConfig, api: CustomObjectsApi, deadline: Dea
   out(`waiting up to ${formatDuration(deadline.ms)} for every object to be Ready at the branch head`);
   let previous: StatusReport | undefined;
   let lastProblem: string | undefined;
+  let lastFirstBoot: string | undefined;
   let lastLine = Date.now();
   const say = (line: string) => {
     lastLine = Date.now();
@@ -87,7 +94,7 @@ async function waitForReady(kc: KubeConfig, api: CustomObjectsApi, deadline: Dea
   for (;;) {
     let reading: Reading | undefined;
     try {
-      reading = await readCluster(api);
+      reading = await readCluster(api, core);
     } catch (error) {
       const code = statusCode(error);
       // Credentials do not fix themselves; an API server restarting (k3s upgrade) does.
@@ -101,6 +108,8 @@ async function waitForReady(kc: KubeConfig, api: CustomObjectsApi, deadline: Dea
       lastProblem = reading.notYet;
     } else if (reading !== undefined) {
       lastProblem = undefined;
+      if (reading.firstBoot && reading.firstBoot !== lastFirstBoot) say(`[${elapsed()}] ${reading.firstBoot}`);
+      lastFirstBoot = reading.firstBoot;
       const report = reading.report;
       if (previous) for (const line of formatChanges(previous, report, { color: options.color, elapsed: elapsed() })) say(line);
       else for (const line of formatStatus(report, options)) say(line);
