@@ -6,7 +6,7 @@
 // Only node: built-ins here: importing the pipeline's libraries is most of a run's time.
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { JOURNAL_PATH } from "./transaction.ts";
 
 export const CACHE_PATH = ".homelab/cache.json";
@@ -23,9 +23,10 @@ const GENERATOR_FILES = ["package.json", "package-lock.json"];
 
 interface RunCache {
   readonly version: number;
+  /** Relative to the output folder, and the inputs relative to the config's folder: a moved or copied repository keeps its cache. */
   readonly configPath: string;
   readonly generator: string;
-  /** Absolute path → SHA-256 of what the run read ("" for a file that was not there). */
+  /** Path → SHA-256 of what the run read ("" for a file that was not there). */
   readonly inputs: Record<string, string>;
   /** Relative to the output folder → SHA-256 and whether it is executable. */
   readonly outputs: Record<string, { sha256: string; executable: boolean }>;
@@ -58,7 +59,7 @@ function filesUnder(dir: string): string[] {
 function generatorHash(): string {
   const hash = createHash("sha256");
   const files = [...GENERATOR_SOURCES.flatMap((dir) => filesUnder(join(projectRoot, dir))), ...GENERATOR_FILES.map((f) => join(projectRoot, f))];
-  for (const file of files) hash.update(`${file}\0${hashFile(file)}\0`);
+  for (const file of files) hash.update(`${relative(projectRoot, file)}\0${hashFile(file)}\0`);
   return hash.digest("hex");
 }
 
@@ -66,7 +67,7 @@ function generatorHash(): string {
 function inputHashes(configPath: string, extra: readonly string[]): Record<string, string> {
   const repoDir = dirname(configPath);
   const paths = [configPath, ...STATE_FOLDERS.flatMap((dir) => filesUnder(join(repoDir, dir))), ...STATE_FILES.map((f) => join(repoDir, f)), ...extra.map((f) => resolve(repoDir, f))];
-  return Object.fromEntries([...new Set(paths)].sort().map((path) => [path, hashFile(path)]));
+  return Object.fromEntries([...new Set(paths)].sort().map((path) => [relative(repoDir, path), hashFile(path)]));
 }
 
 const isExecutable = (path: string) => (statSync(path).mode & 0o100) !== 0;
@@ -85,7 +86,7 @@ export interface RecordedRun {
 export function runCache(run: RecordedRun): { path: string; content: string } {
   const cache: RunCache = {
     version: CACHE_VERSION,
-    configPath: resolve(run.configPath),
+    configPath: relative(run.outDir, resolve(run.configPath)),
     generator: generatorHash(),
     inputs: inputHashes(resolve(run.configPath), run.extraInputs),
     outputs: Object.fromEntries(run.files.map((f) => [f.path, { sha256: sha256(f.content), executable: isExecutable(join(run.outDir, f.path)) }])),
@@ -103,11 +104,11 @@ export function unchangedSinceLastRun(configPath: string, outDir: string): { war
     return undefined;
   }
   const absoluteConfig = resolve(configPath);
-  if (cache?.version !== CACHE_VERSION || cache.configPath !== absoluteConfig) return undefined;
+  if (cache?.version !== CACHE_VERSION || cache.configPath !== relative(outDir, absoluteConfig)) return undefined;
   // An interrupted run must be finished or undone by the pipeline.
   if (hashFile(join(outDir, JOURNAL_PATH)) !== "") return undefined;
-  const recordedInputs = Object.keys(cache.inputs);
-  const extra = recordedInputs.filter((path) => !path.startsWith(`${dirname(absoluteConfig)}/secrets/`) && !path.startsWith(`${dirname(absoluteConfig)}/certs/`));
+  // The files the config named (image.caCertificates), besides those every run reads.
+  const extra = Object.keys(cache.inputs).filter((path) => !STATE_FOLDERS.some((folder) => path.startsWith(`${folder}/`)));
   const inputs = inputHashes(absoluteConfig, extra);
   if (JSON.stringify(inputs) !== JSON.stringify(cache.inputs)) return undefined;
   for (const [path, recorded] of Object.entries(cache.outputs)) {

@@ -137,8 +137,14 @@ describe("stable bytes and the private key", () => {
     const error = await generate({ configPath, env: noKey() }).catch((e: unknown) => e);
     expect((error as UserError).message).toContain("no age private key was found");
     const withKey = await generate({ configPath });
-    // The Secret and its copy in the first-boot seed (Longhorn is part of what Gitea needs).
-    expect(withKey.result.written.sort()).toEqual(["clusters/home/bootstrap/longhorn-config/longhorn-backup-credentials.sops.yaml", "infrastructure/longhorn/config/longhorn-backup-credentials.sops.yaml"]);
+    // The Secret and its copy in the first-boot seed (Longhorn is part of what Gitea needs), and the
+    // databases' object stores, which archive to the same endpoint.
+    expect(withKey.result.written.sort()).toEqual([
+      "apps/gitea/database.yaml",
+      "clusters/home/bootstrap/longhorn-config/longhorn-backup-credentials.sops.yaml",
+      "infrastructure/authentik/database.yaml",
+      "infrastructure/longhorn/config/longhorn-backup-credentials.sops.yaml",
+    ]);
   });
 
   test("changing ageRecipients re-encrypts every file, and each key alone reads them", async () => {

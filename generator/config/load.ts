@@ -91,7 +91,7 @@ export function parseConfig(text: string, file = "homelab.yaml"): LoadedConfig {
   }
   const config = raw as HomelabConfig;
   if (!validateSchema(config)) {
-    throw new UserError(schemaDiagnostics(validateSchema.errors ?? [], file, locate));
+    throw new UserError(schemaDiagnostics(validateSchema.errors ?? [], file, locate, config));
   }
   const { errors, warnings } = checkRules(config, (path, message, hint) => ({ file, ...locate(path), path: formatPath(path), message, hint }));
   if (errors.length > 0) throw new UserError(errors);
@@ -215,6 +215,16 @@ export function formatPath(path: readonly (string | number)[]): string {
   return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
 }
 
+/** A JSON pointer into the config as a key path: a number only where the data holds a list (an app may be named "0"). */
+function instancePath(pointer: string, data: unknown): (string | number)[] {
+  let node = data;
+  return pointerToPath(pointer).map((segment) => {
+    const key = Array.isArray(node) ? Number(segment) : String(segment);
+    node = node !== null && typeof node === "object" ? (node as Record<string | number, unknown>)[key] : undefined;
+    return key;
+  });
+}
+
 function pointerToPath(pointer: string): (string | number)[] {
   if (pointer === "") return [];
   return pointer
@@ -240,11 +250,11 @@ function locatePath(doc: Document, path: readonly (string | number)[], at: (offs
   return range ? at(range[0]) : { line: 1, col: 1 };
 }
 
-function schemaDiagnostics(errors: ErrorObject[], file: string, locate: Locate): Diagnostic[] {
+function schemaDiagnostics(errors: ErrorObject[], file: string, locate: Locate, data: unknown): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const reportedValues = new Set<string>();
   for (const error of errors) {
-    const path = pointerToPath(error.instancePath);
+    const path = instancePath(error.instancePath, data);
     if (error.keyword === "required") {
       const key = (error.params as { missingProperty: string }).missingProperty;
       diagnostics.push({ file, ...locate(path), path: formatPath([...path, key]), message: `missing required key "${key}"`, hint: requiredHint(path, key) });
