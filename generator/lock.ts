@@ -64,7 +64,8 @@ export async function withRepositoryLock<T>(dir: string, command: string, work: 
     throw fileSystemError(error, join(dir, ".homelab"));
   }
   const me: Holder = { pid: process.pid, host: hostname(), command, started: new Date().toISOString() };
-  const deadline = Date.now() + (options.waitMs ?? 3000);
+  // HOMELAB_LOCK_WAIT_MS: how long to wait for another run (scripts that would rather fail at once set 0).
+  const deadline = Date.now() + (options.waitMs ?? Number(process.env.HOMELAB_LOCK_WAIT_MS ?? 3000));
   for (;;) {
     if (tryCreate(path, me)) break;
     const holder = readHolder(path);

@@ -11,7 +11,8 @@ import { CACHE_PATH } from "../generator/up-to-date.ts";
 import { minimalConfig, tempDir, tempRepo } from "./support/render.ts";
 
 const cli = join(import.meta.dirname, "..", "bin", "homelab.js");
-const run = (args: string[], cwd: string) => spawnSync(process.execPath, [cli, ...args], { cwd, encoding: "utf8" });
+// A pipeline that meets the held lock fails at once instead of waiting for it.
+const run = (args: string[], cwd: string) => spawnSync(process.execPath, [cli, ...args], { cwd, encoding: "utf8", env: { ...process.env, HOMELAB_LOCK_WAIT_MS: "0" } });
 
 let holder: ReturnType<typeof spawn>;
 /** Generated once; each test takes a copy (the cache keeps relative paths, so a copy keeps it). */
