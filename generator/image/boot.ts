@@ -42,14 +42,13 @@ export const READER_TOKEN_NAME = "flux";
 /** k3s's own data folder (/var/lib/rancher/k3s), made at boot like everything under /var. */
 const K3S_DATA_DIR = "/var/lib/rancher/k3s";
 
-const template = imageTemplate;
 const templates = {
-  k3s: template("k3s.service.hbs"),
-  agent: template("k3s-agent.service.hbs"),
-  bootstrapUnit: template("homelab-bootstrap.service.hbs"),
-  script: template("bootstrap.sh.hbs"),
-  env: template("bootstrap.env.hbs"),
-  tmpfiles: template("tmpfiles.conf.hbs"),
+  k3s: imageTemplate("k3s.service.hbs"),
+  agent: imageTemplate("k3s-agent.service.hbs"),
+  bootstrapUnit: imageTemplate("homelab-bootstrap.service.hbs"),
+  script: imageTemplate("bootstrap.sh.hbs"),
+  env: imageTemplate("bootstrap.env.hbs"),
+  tmpfiles: imageTemplate("tmpfiles.conf.hbs"),
 };
 
 /** A value as a POSIX shell word (single quotes; a quote inside becomes '\''). */

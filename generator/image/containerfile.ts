@@ -60,8 +60,7 @@ const PACKAGES = ["container-selinux", "k3s-selinux", "iscsi-initiator-utils", "
 const TRUSTED_SOURCES = ["10.42.0.0/16", "10.43.0.0/16"];
 const UNITS = ["firewalld.service", "iscsid.service", "homelab-bootstrap.service", STAGE_TIMER];
 
-const template = imageTemplate;
-const containerfileTemplate = template("Containerfile.hbs");
+const containerfileTemplate = imageTemplate("Containerfile.hbs");
 const fetchScript = readFileSync(join(import.meta.dirname, "templates", "fetch-tools.sh"), "utf8");
 
 /**

@@ -58,13 +58,12 @@ const LONGHORN_SELINUX_RULE = "(allow iscsid_t self (capability (dac_override)))
 /** Where embedded etcd keeps its data: only a server of several has it. */
 const ETCD_DIR = "/var/lib/rancher/k3s/server/db/etcd";
 
-const template = imageTemplate;
 const templates = {
-  service: template("homelab-os-stage.service.hbs"),
-  timer: template("homelab-os-stage.timer.hbs"),
-  stage: template("stage-update.sh.hbs"),
-  reboot: template("reboot.sh.hbs"),
-  tmpfiles: template("updates-tmpfiles.conf.hbs"),
+  service: imageTemplate("homelab-os-stage.service.hbs"),
+  timer: imageTemplate("homelab-os-stage.timer.hbs"),
+  stage: imageTemplate("stage-update.sh.hbs"),
+  reboot: imageTemplate("reboot.sh.hbs"),
+  tmpfiles: imageTemplate("updates-tmpfiles.conf.hbs"),
 };
 
 const parent = (path: string) => path.slice(0, path.lastIndexOf("/"));
