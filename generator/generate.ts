@@ -1,6 +1,6 @@
 // The pipeline: load → validate → defaults → plan → render → verify → write.
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { formatDiagnostic, UserError, type Diagnostic } from "./errors.ts";
 import { checkCaCertificateFiles } from "./config/ca-certificates.ts";
 import { formatPath, loadConfigFile } from "./config/load.ts";
@@ -16,7 +16,8 @@ import { SecretStore } from "./secrets/store.ts";
 import { treeFiles } from "./tree.ts";
 import { verifyFilePaths, verifyPlan } from "./verify.ts";
 import { runCache } from "./up-to-date.ts";
-import { checkTree, isInside, MANIFEST_PATH, previousSecretFiles, writeFileAtomic, writeTree, type CheckResult, type GeneratedFile, type WriteResult } from "./writer.ts";
+import { checkTree, MANIFEST_PATH, previousSecretFiles, writeFileAtomic, writeTree, type CheckResult, type GeneratedFile, type WriteResult } from "./writer.ts";
+import { isInside, physicalPath } from "./fs-paths.ts";
 import { withRepositoryLock } from "./lock.ts";
 import { recoverTransaction } from "./transaction.ts";
 
@@ -84,10 +85,7 @@ function checkOutDir(repoDir: string, outDir: string): void {
   const refuse = (message: string, hint: string) => new UserError([{ file: outDir, line: 0, col: 0, path: "", message, hint }]);
   if (outDir === resolve("/")) throw refuse("is the file system's root", "choose a folder of its own with --out");
   if (statSync(outDir, { throwIfNoEntry: false })?.isDirectory() === false) throw refuse("is a file, not a folder", "choose a folder with --out");
-  // Where it really leads: the nearest folder that exists, links resolved, and the rest of the path.
-  let existing = outDir;
-  while (!existsSync(existing)) existing = dirname(existing);
-  const real = join(realpathSync(existing), relative(existing, outDir));
+  const real = physicalPath(outDir);
   const realRepo = realpathSync(repoDir);
   if (real === resolve("/")) throw refuse("leads to the file system's root", "choose a folder of its own with --out");
   for (const gitDir of [join(repoDir, ".git"), join(realRepo, ".git")]) {

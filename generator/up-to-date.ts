@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { JOURNAL_PATH } from "./transaction.ts";
+import { JOURNAL_PATH, sha256 } from "./transaction.ts";
 
 export const CACHE_PATH = ".homelab/cache.json";
 const CACHE_VERSION = 1;
@@ -33,8 +33,6 @@ interface RunCache {
   /** The run's warnings, as printed. */
   readonly warnings: string[];
 }
-
-const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
 function hashFile(path: string): string {
   try {

@@ -4,8 +4,9 @@
 // a removal must stay inside the output folder, avoid the repository's own state, and find the
 // bytes homelab wrote. Everything is written as one transaction (see transaction.ts).
 import { lstatSync, readFileSync, realpathSync, statSync, writeFileSync, mkdirSync, renameSync } from "node:fs";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { UserError, type Diagnostic } from "./errors.ts";
+import { isInside } from "./fs-paths.ts";
 import { fileSystemError } from "./fs-errors.ts";
 import { HEADER } from "./render/yaml.ts";
 import { commitTransaction, hasPendingTransaction, sha256, type FileChmod, type FileRemoval, type FileWrite } from "./transaction.ts";
@@ -121,11 +122,6 @@ export function writeFileAtomic(target: string, content: string, mode = DEFAULT_
 export function writeFiles(dir: string, files: readonly { path: string; content: string }[]): string[] {
   for (const file of files) writeFileAtomic(join(dir, file.path), file.content);
   return files.map((f) => f.path);
-}
-
-export function isInside(parent: string, child: string): boolean {
-  const rel = relative(parent, child);
-  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
 }
 
 /**

@@ -10,18 +10,12 @@ import { describe, expect, test } from "vitest";
 import { decryptDocument } from "../generator/secrets/sops.ts";
 import { SecretStore } from "../generator/secrets/store.ts";
 import { DEMO_RECIPIENT } from "../generator/init.ts";
-import { demoKeyFile, minimalConfig, tempRepo } from "./support/render.ts";
+import { demoKeyFile, tempRepo, withBackup } from "./support/render.ts";
 import { requires } from "./support/requires.ts";
 
 const cli = join(import.meta.dirname, "..", "bin", "homelab.js");
 const demoIdentity = readFileSync(demoKeyFile, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"))!;
 
-const withBackup = `${minimalConfig}storage:
-  longhorn:
-    backup:
-      target: s3://homelab-backups@us-west-004/
-      endpoint: https://s3.us-west-004.backblazeb2.com
-`;
 
 function homelab(dir: string, args: string[], input = "") {
   return spawnSync(process.execPath, [cli, ...args], { cwd: dir, input, encoding: "utf8" });

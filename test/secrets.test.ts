@@ -10,19 +10,13 @@ import { generate } from "../generator/generate.ts";
 import { UserError } from "../generator/errors.ts";
 import { init, DEMO_RECIPIENT } from "../generator/init.ts";
 import { decryptDocument, sopsMetadata } from "../generator/secrets/sops.ts";
-import { demoKeyFile, minimalConfig, objectsOf, tempRepo, tempDir } from "./support/render.ts";
+import { demoKeyFile, minimalConfig, objectsOf, tempDir, tempRepo, withBackup } from "./support/render.ts";
 
 const cli = join(import.meta.dirname, "..", "bin", "homelab.js");
 const demoIdentity = readFileSync(demoKeyFile, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"))!;
 /** An environment with no age key anywhere. */
 const noKey = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: tempDir("homelab-home-") });
 
-const withBackup = `${minimalConfig}storage:
-  longhorn:
-    backup:
-      target: s3://homelab-backups@us-west-004/
-      endpoint: https://s3.us-west-004.backblazeb2.com
-`;
 
 function setSecret(dir: string, name: string, value: string, env: NodeJS.ProcessEnv = process.env) {
   return spawnSync(process.execPath, [cli, "secrets", "set", name], { cwd: dir, input: value, encoding: "utf8", env });

@@ -2,8 +2,9 @@
 // secrets outside the repository (0700 folder, 0600 files). Prints paths, never a value.
 import { chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { basename, dirname, join, resolve, sep } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { isInside, physicalPath } from "../fs-paths.ts";
 import { identityToRecipient } from "age-encryption";
 import { loadConfigFile } from "../config/load.ts";
 import type { HomelabConfig } from "../config/schema.ts";
@@ -62,25 +63,12 @@ export async function nodeConfigCommand(args: string[]): Promise<number> {
 
 /** The output must not land where git could pick it up, nor mix with an earlier run. */
 function checkOutDir(outDir: string, repoDir: string): void {
-  const target = physicalPath(outDir);
-  const repo = realpathSync(repoDir);
-  if (target === repo || target.startsWith(repo + sep)) {
+  if (isInside(realpathSync(repoDir), physicalPath(outDir))) {
     throw new UserError(`${outDir} is inside the repository (${repoDir}); node-config writes secrets, so choose a folder outside it with --out DIR`);
   }
   if (existsSync(outDir) && readdirSync(outDir).length > 0) {
     throw new UserError(`${outDir} already exists and is not empty; remove it (it holds an earlier node's secrets) or choose another --out DIR`);
   }
-}
-
-/** The path with symbolic links resolved, for a path that may not exist yet. */
-function physicalPath(path: string): string {
-  const missing: string[] = [];
-  let existing = path;
-  while (!existsSync(existing)) {
-    missing.unshift(basename(existing));
-    existing = dirname(existing);
-  }
-  return join(realpathSync(existing), ...missing);
 }
 
 /** A generated secret from the store, created (and staged for writing) on first need. */

@@ -8,8 +8,9 @@
 //      A missing default file is no error.
 // In a keys file, empty lines and lines starting with "#" are skipped; every other line must be
 // an identity. Errors name the source and line, never the line's text.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
+import { isInside, physicalPath } from "../fs-paths.ts";
 import { UserError } from "../errors.ts";
 import { fileSystemError } from "../fs-errors.ts";
 import { SopsError } from "./sops.ts";
@@ -88,17 +89,6 @@ export function findAgeIdentities(env: NodeJS.ProcessEnv = process.env, platform
   return [...new Set(found)];
 }
 
-/** The path with symbolic links resolved, also when the file or some of its folders do not exist yet. */
-function physicalPath(path: string): string {
-  const missing: string[] = [];
-  let existing = resolve(path);
-  while (!existsSync(existing)) {
-    missing.unshift(basename(existing));
-    existing = dirname(existing);
-  }
-  return join(realpathSync(existing), ...missing);
-}
-
 /** The git work tree a path lies in: the nearest folder above it holding a .git (folder or file). */
 function enclosingWorkTree(physical: string): string | undefined {
   for (let dir = dirname(physical); ; dir = dirname(dir)) {
@@ -107,15 +97,10 @@ function enclosingWorkTree(physical: string): string | undefined {
   }
 }
 
-function isInside(path: string, folder: string): boolean {
-  const rest = relative(folder, path);
-  return rest !== "" && !rest.startsWith(`..${sep}`) && rest !== ".." && !isAbsolute(rest);
-}
-
 /** Why a private key must not go to `keyFile`, or undefined when it may. */
 function keyFileProblem(keyFile: string, repoDir: string): string | undefined {
   const physical = physicalPath(keyFile);
-  if (isInside(physical, physicalPath(repoDir))) return `is inside the repository (${repoDir})`;
+  if (isInside(physicalPath(repoDir), physical)) return `is inside the repository (${repoDir})`;
   const workTree = enclosingWorkTree(physical);
   return workTree === undefined ? undefined : `is inside the git work tree ${workTree}`;
 }

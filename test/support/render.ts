@@ -66,6 +66,14 @@ secrets:
     - age1gkzd20j67qr0cpelrm223u90x0dj05xjk9kn3pad55tja777svqqpg5h5l
 `;
 
+/** The minimal config with off-site backups to Backblaze B2 (its keys are set with `secrets set`). */
+export const withBackup = `${minimalConfig}storage:
+  longhorn:
+    backup:
+      target: s3://homelab-backups@us-west-004/
+      endpoint: https://s3.us-west-004.backblazeb2.com
+`;
+
 /** The message a rejected config gives (fails the test when the config is accepted). */
 export function configErrorOf(text: string): string {
   try {

@@ -1,0 +1,20 @@
+// Where a path really leads: the checks that keep writes inside (or keys outside) a folder.
+import { existsSync, realpathSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+
+/** True when `child` is `parent` or lies below it (lexically: resolve links first with physicalPath). */
+export function isInside(parent: string, child: string): boolean {
+  const rel = relative(parent, child);
+  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
+}
+
+/** The path with symbolic links resolved, also when the file or some of its folders do not exist yet. */
+export function physicalPath(path: string): string {
+  const missing: string[] = [];
+  let existing = resolve(path);
+  while (!existsSync(existing)) {
+    missing.unshift(basename(existing));
+    existing = dirname(existing);
+  }
+  return join(realpathSync(existing), ...missing);
+}
