@@ -44,6 +44,7 @@ Commands:
       --config FILE   as for generate
   schema              write schemas/homelab.schema.json (editor completion)
       --out FILE      where to write it
+      --validator     also write the config validator built from it (homelab's developers)
   help                this text
 `;
 
@@ -221,11 +222,17 @@ async function runCa(args: string[]): Promise<number> {
 async function runSchema(args: string[]): Promise<number> {
   // TypeBox builds the schema; only this command pays for loading it.
   const { schemaJson } = await import("./config/schema-json.ts");
-  const { values } = parseArgs({ args, options: { out: { type: "string", default: "schemas/homelab.schema.json" } }, strict: true });
+  const { values } = parseArgs({ args, options: { out: { type: "string", default: "schemas/homelab.schema.json" }, validator: { type: "boolean", default: false } }, strict: true });
   const target = resolve(values.out);
   mkdirSync(dirname(target), { recursive: true });
   writeFileSync(target, schemaJson());
   console.log(`homelab: wrote ${values.out}`);
+  if (values.validator) {
+    // Built from the schema file just written (validator-source.ts reads it when imported here).
+    const { validatorSource, VALIDATOR_PATH } = await import("./config/validator-source.ts");
+    writeFileSync(resolve(import.meta.dirname, "..", VALIDATOR_PATH), validatorSource());
+    console.log(`homelab: wrote ${VALIDATOR_PATH}`);
+  }
   return 0;
 }
 

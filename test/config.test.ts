@@ -5,6 +5,7 @@ import { describe, expect, test } from "vitest";
 import { parseConfig } from "../generator/config/load.ts";
 import { HomelabSchema, isOptionalProperty } from "../generator/config/schema.ts";
 import { schemaJson } from "../generator/config/schema-json.ts";
+import { validatorSource, VALIDATOR_PATH } from "../generator/config/validator-source.ts";
 import { reservedNames } from "../generator/config/rules.ts";
 import { configErrorOf, minimalConfig } from "./support/render.ts";
 import type { TSchema } from "@sinclair/typebox";
@@ -108,6 +109,11 @@ test("the editor schema requires only what the user must write", () => {
 test("schemas/homelab.schema.json is current (run `npm run schema` after changing the config definition)", () => {
   const committed = readFileSync(join(import.meta.dirname, "..", "schemas", "homelab.schema.json"), "utf8");
   expect(committed).toBe(schemaJson());
+});
+
+test("the config validator is current: ajv's code for the committed schema (run `npm run schema`)", () => {
+  const committed = readFileSync(join(import.meta.dirname, "..", VALIDATOR_PATH), "utf8");
+  expect(committed).toBe(validatorSource());
 });
 
 test("a Helm app name longer than a Helm release name may be", () => {

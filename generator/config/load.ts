@@ -2,8 +2,7 @@
 // file:line:col) out.
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { Ajv, type ErrorObject } from "ajv";
-import { isIPv4, isIPv6 } from "node:net";
+import type { ErrorObject } from "ajv";
 import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node } from "yaml";
 import { UserError, type Diagnostic } from "../errors.ts";
 import { closest } from "./did-you-mean.ts";
@@ -12,7 +11,8 @@ import { presetKeys } from "./presets.ts";
 // The committed JSON form of schema.ts: loading it is much faster than building it with TypeBox.
 import homelabSchema from "../../schemas/homelab.schema.json" with { type: "json" };
 import { checkRules } from "./rules.ts";
-import { isCron } from "./cron.ts";
+// ajv's code for that schema, written by `npm run schema` (compiling it at start-up was slow).
+import { validate as validateSchema } from "./schema-validator.generated.js";
 
 export interface LoadedConfig {
   readonly config: HomelabConfig;
@@ -30,25 +30,6 @@ export type Locate = (path: readonly (string | number)[], atKey?: boolean) => { 
  * config repeats.
  */
 const MAX_ALIAS_COUNT = 100;
-
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
-ajv.addFormat("ipv4", isIPv4);
-ajv.addFormat("ipv6", isIPv6);
-ajv.addFormat("cron", isCron);
-ajv.addFormat("timezone", isTimeZone);
-ajv.addKeyword({ keyword: "errorMessage", schemaType: "string" });
-// A good example, printed as the hint under a value's error.
-ajv.addKeyword({ keyword: "hint", schemaType: "string" });
-const validateSchema = ajv.compile<HomelabConfig>(homelabSchema);
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en", { timeZone: zone });
-    return zone !== "" && !/^[+-]/.test(zone);
-  } catch {
-    return false;
-  }
-}
 
 export function loadConfigFile(path: string): LoadedConfig {
   let text: string;
