@@ -54,7 +54,7 @@ export async function render(options: GenerateOptions): Promise<Rendered> {
   checkCaCertificateFiles(config, repoDir, ca.rootPath, locate);
   const planned = plan(config, componentsFor(config), ca);
   verifyPlan(planned);
-  const secretFiles = await renderSecrets(planned.units, store, previousSecretFiles(outDir), options.regenerate ?? [], (value) => ({
+  const secretFiles = await renderSecrets(planned.units, store, previousSecretFiles(outDir, repoDir), options.regenerate ?? [], (value) => ({
     file: "homelab.yaml",
     ...locate(value.requiredBy),
     path: formatPath(value.requiredBy),

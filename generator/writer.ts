@@ -91,14 +91,24 @@ function manifestFor(files: readonly GeneratedFile[]): GeneratedFile {
   return { path: MANIFEST_PATH, content: `${JSON.stringify(manifest, null, 2)}\n` };
 }
 
-/** The SOPS files the last generate wrote, with what they were made of. */
-export function previousSecretFiles(outDir: string): (path: string) => { content: string; fingerprint: string } | undefined {
-  const manifest = readManifest(outDir);
-  return (path) => {
-    const fingerprint = manifest.fingerprints[path];
-    const content = fingerprint ? readText(join(outDir, path)) : undefined;
-    return fingerprint && content !== undefined && sha256(content) === manifest.files[path] ? { content, fingerprint } : undefined;
+/**
+ * The SOPS files the last generate wrote, with what they were made of: in the output folder, or
+ * for a preview in another folder, in the repository's own tree. A preview thus writes the
+ * repository's Secrets byte for byte (no new encryption, nothing to diff) and refuses what
+ * generate would refuse there.
+ */
+export function previousSecretFiles(outDir: string, repoDir: string): (path: string) => { content: string; fingerprint: string } | undefined {
+  const inFolder = (dir: string) => {
+    const manifest = readManifest(dir);
+    return (path: string) => {
+      const fingerprint = manifest.fingerprints[path];
+      const content = fingerprint ? readText(join(dir, path)) : undefined;
+      return fingerprint && content !== undefined && sha256(content) === manifest.files[path] ? { content, fingerprint } : undefined;
+    };
   };
+  const out = inFolder(outDir);
+  const repository = resolve(outDir) === resolve(repoDir) ? undefined : inFolder(repoDir);
+  return (path) => out(path) ?? repository?.(path);
 }
 
 /** A generated file may only replace a file homelab wrote before (listed, or carrying the header). */

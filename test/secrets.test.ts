@@ -141,6 +141,17 @@ describe("stable bytes and the private key", () => {
     ]);
   });
 
+  test("a preview in another folder writes the repository's Secrets byte for byte, with no key", async () => {
+    const { dir, configPath } = tempRepo(minimalConfig);
+    await generate({ configPath });
+    const preview = tempDir("homelab-preview-");
+    const result = await generate({ configPath, outDir: preview, env: noKey() });
+    const secrets = allFiles(dir).filter((path) => path.endsWith(".sops.yaml") && !path.startsWith("secrets/"));
+    expect(secrets.length).toBeGreaterThan(3);
+    for (const path of secrets) expect(readFileSync(join(preview, path), "utf8"), path).toBe(readFileSync(join(dir, path), "utf8"));
+    expect(result.result.state).toEqual([]);
+  });
+
   test("changing ageRecipients re-encrypts every file, and each key alone reads them", async () => {
     const { dir, configPath } = tempRepo(minimalConfig);
     await generate({ configPath });
