@@ -54,7 +54,7 @@ function filesUnder(dir: string): string[] {
 }
 
 /** One hash over every file that shapes the generator's output (its code, schema and dependencies). */
-function generatorHash(): string {
+export function generatorHash(): string {
   const hash = createHash("sha256");
   const files = [...GENERATOR_SOURCES.flatMap((dir) => filesUnder(join(projectRoot, dir))), ...GENERATOR_FILES.map((f) => join(projectRoot, f))];
   for (const file of files) hash.update(`${relative(projectRoot, file)}\0${hashFile(file)}\0`);

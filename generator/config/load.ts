@@ -11,6 +11,7 @@ import { presetKeys } from "./presets.ts";
 // The committed JSON form of schema.ts: loading it is much faster than building it with TypeBox.
 import homelabSchema from "../../schemas/homelab.schema.json" with { type: "json" };
 import { checkRules } from "./rules.ts";
+import { CONFIG_CACHE_PATH, configCacheKey, rememberConfig, rememberedConfig } from "./load-cache.ts";
 // ajv's code for that schema, written by `npm run schema` (compiling it at start-up was slow).
 import { validate as validateSchema } from "./schema-validator.generated.js";
 
@@ -31,7 +32,8 @@ export type Locate = (path: readonly (string | number)[], atKey?: boolean) => { 
  */
 const MAX_ALIAS_COUNT = 100;
 
-export function loadConfigFile(path: string): LoadedConfig {
+/** `cachePath`: where loaded configs are remembered (load-cache.ts; tests use their own). */
+export function loadConfigFile(path: string, cachePath = CONFIG_CACHE_PATH): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -41,7 +43,18 @@ export function loadConfigFile(path: string): LoadedConfig {
       { file: path, line: 0, col: 0, path: "", message: `cannot read the config: ${reason}`, hint: "pass --config FILE, or run `npx homelab init` to create one" },
     ]);
   }
-  return parseConfig(text, basename(path));
+  const file = basename(path);
+  const key = configCacheKey(text, file);
+  const remembered = rememberedConfig(key, cachePath);
+  if (remembered) {
+    // Positions are only needed for a later error: the document is parsed then.
+    let located: Locate | undefined;
+    const locate: Locate = (keyPath, atKey) => (located ??= parseConfig(text, file).locate)(keyPath, atKey);
+    return { config: remembered.config, warnings: remembered.warnings, locate };
+  }
+  const loaded = parseConfig(text, file);
+  rememberConfig(key, loaded.config, loaded.warnings, cachePath);
+  return loaded;
 }
 
 export function parseConfig(text: string, file = "homelab.yaml"): LoadedConfig {
