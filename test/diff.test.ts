@@ -155,7 +155,7 @@ describe("homelab diff: the safety contract (docs/safety.md)", () => {
     writeFileSync(repo.configPath, readFileSync(repo.configPath, "utf8").replace("version: 5.1.2", "version: 5.2.0"));
     const stale = runDiff(repo.dir, ["--base", "HEAD", "--output", "full.md"]);
     expect(stale.status).toBe(0);
-    const warning = "the tree is not what homelab.yaml makes (out of date: apps/minecraft/release.yaml, .homelab/generated.json), so this diff shows the files as they are";
+    const warning = "the tree is not what homelab.yaml makes (out of date: apps/minecraft/app.yaml, .homelab/generated.json), so this diff shows the files as they are";
     expect(stale.stderr).toContain(`homelab: warning: ${warning}`);
     expect(stale.stderr).toContain("run `npm run generate` first, then diff again");
     expect(stale.stdout).toContain(`> **Warning:** ${warning}`);

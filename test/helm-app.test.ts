@@ -53,7 +53,7 @@ function the(generated: Generated, file: string, kind: string): K8s {
 
 /** What Flux's helm-controller would install: release name and namespace as Flux derives them, and the values. */
 function releaseOf(generated: Generated, name: string): { releaseName: string; namespace: string; chart: K8s; values: K8s } {
-  const release = the(generated, `apps/${name}/release.yaml`, "HelmRelease");
+  const release = the(generated, `apps/${name}/app.yaml`, "HelmRelease");
   const { spec, metadata } = release;
   const releaseName: string = spec.releaseName ?? (spec.targetNamespace ? `${spec.targetNamespace}-${metadata.name}` : metadata.name);
   return { releaseName, namespace: spec.targetNamespace ?? metadata.namespace, chart: spec.chart.spec, values: spec.values ?? {} };
@@ -173,7 +173,7 @@ describe.each([kvStore, gameServer])("Helm app $chart rendered by the real chart
   });
 
   test("storage: the pod mounts the tree-owned PVC <name>-data, which pruning cannot delete", async () => {
-    const pvc = the(generated, `apps/${name}/volume.yaml`, "PersistentVolumeClaim");
+    const pvc = the(generated, `apps/${name}/app.yaml`, "PersistentVolumeClaim");
     expect(pvc.metadata.name).toBe(`${name}-data`);
     expect(pvc.metadata.annotations).toMatchObject({ "kustomize.toolkit.fluxcd.io/prune": "disabled" });
     expect(pvc.metadata.namespace).toBe(release.namespace);
@@ -191,7 +191,7 @@ describe.each([kvStore, gameServer])("Helm app $chart rendered by the real chart
   });
 
   test("expose: the LoadBalancer selects the chart's pods and targets their container ports", async () => {
-    const lb = the(generated, `apps/${name}/service.yaml`, "Service");
+    const lb = the(generated, `apps/${name}/app.yaml`, "Service");
     expect(lb.metadata).toMatchObject({ name: `${name}-lb`, namespace: workload.metadata.namespace });
     expect(lb.spec.type).toBe("LoadBalancer");
     expect(lb.spec.selector).toEqual(c.selector);
@@ -205,7 +205,7 @@ describe.each([kvStore, gameServer])("Helm app $chart rendered by the real chart
   });
 
   test("host: the Ingress routes to a Service the chart renders, on a port it serves, in the same namespace", async () => {
-    const ingress = the(generated, `apps/${name}/ingress.yaml`, "Ingress");
+    const ingress = the(generated, `apps/${name}/app.yaml`, "Ingress");
     const paths: K8s[] = ingress.spec.rules.flatMap((r: K8s) => r.http.paths);
     expect(paths).toHaveLength(1);
     const backend = paths[0]!.backend.service;
@@ -252,7 +252,7 @@ test("without storage the chart falls back to an emptyDir and the tree writes no
 
 test("why expose.selector exists: the default selector misses pods labelled only app: <release>-game", async () => {
   const generated = await renderApp("game-server", gameServerApp());
-  const lb = the(generated, "apps/game-server/service.yaml", "Service");
+  const lb = the(generated, "apps/game-server/app.yaml", "Service");
   expect(lb.spec.selector).toEqual({ "app.kubernetes.io/instance": "game-server" });
   const chartObjects = helmTemplate("game-server", releaseOf(generated, "game-server"));
   const pods = chartObjects.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet").map(podLabels);

@@ -90,30 +90,30 @@ describe("removal is confined and earned", () => {
 
   test("a file changed since homelab wrote it is kept and named; the others are removed and listed", () => {
     const { dir, configPath } = generated(withMinecraft);
-    const release = join(dir, "apps", "minecraft", "release.yaml");
+    const release = join(dir, "apps", "minecraft", "app.yaml");
     writeFileSync(release, `${readFileSync(release, "utf8")}# my note\n`);
     writeFileSync(configPath, minimalConfig);
     const result = run(["generate"], dir);
     expect(result.status, result.stderr).toBe(0);
     expect(readFileSync(release, "utf8")).toContain("# my note");
-    expect(result.stderr).toContain("kept apps/minecraft/release.yaml, which the config no longer produces: it changed since homelab wrote it");
-    expect(result.stdout).toContain("removed: apps/minecraft/namespace.yaml");
+    expect(result.stderr).toContain("kept apps/minecraft/app.yaml, which the config no longer produces: it changed since homelab wrote it");
+    expect(result.stdout).toContain("removed: apps/minecraft/kustomization.yaml");
     expect(result.stdout).toContain("removed: clusters/home/minecraft.yaml");
-    expect(existsSync(join(dir, "apps", "minecraft", "namespace.yaml"))).toBe(false);
+    expect(existsSync(join(dir, "apps", "minecraft", "kustomization.yaml"))).toBe(false);
   });
 
   test("a manifest entry reached through a symbolic link that leaves the folder is not removed", () => {
     const { dir, configPath } = generated(withMinecraft);
     const elsewhere = tempDir();
-    const victim = join(elsewhere, "release.yaml");
-    writeFileSync(victim, readFileSync(join(dir, "apps", "minecraft", "release.yaml")));
+    const victim = join(elsewhere, "app.yaml");
+    writeFileSync(victim, readFileSync(join(dir, "apps", "minecraft", "app.yaml")));
     rmSync(join(dir, "apps", "minecraft"), { recursive: true });
     symlinkSync(elsewhere, join(dir, "apps", "minecraft"));
     writeFileSync(configPath, minimalConfig);
     const result = run(["generate"], dir);
     expect(result.status, result.stderr).toBe(0);
     expect(existsSync(victim)).toBe(true);
-    expect(result.stderr).toMatch(/kept apps\/minecraft\/release\.yaml.*symbolic link/);
+    expect(result.stderr).toMatch(/kept apps\/minecraft\/app\.yaml.*symbolic link/);
   });
 
   test("a manifest that is not one (null, a list, broken JSON) is a clean error, and nothing is written", () => {

@@ -55,10 +55,8 @@ describe("writer", () => {
     writeFileSync(configPath, minimalConfig);
     const { result } = await generate({ configPath });
     expect(result.removed.sort()).toEqual([
+      "apps/minecraft/app.yaml",
       "apps/minecraft/kustomization.yaml",
-      "apps/minecraft/namespace.yaml",
-      "apps/minecraft/release.yaml",
-      "apps/minecraft/volume.yaml",
       "clusters/home/minecraft.yaml",
     ]);
     expect(readFileSync(join(dir, "apps", "minecraft", "NOTES.md"), "utf8")).toBe("mine");
@@ -110,7 +108,7 @@ describe("CLI", () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("stale:   apps/gitea/release.yaml");
     expect(result.stderr).toContain("missing: apps/gitea/volume.yaml");
-    expect(result.stderr).toContain("extra:   apps/minecraft/release.yaml");
+    expect(result.stderr).toContain("extra:   apps/minecraft/app.yaml");
     expect(listFiles(dir).map((f) => [f, readFileSync(join(dir, f), "utf8")])).toEqual(before);
   });
 

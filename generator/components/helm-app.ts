@@ -1,6 +1,8 @@
 // Phase 6 or 7: any Helm chart a user adds. Every option works for any chart: the generator
 // creates the objects itself (the volume, the LoadBalancer Service, the Ingress) and only
-// sets the one value path the user names (storage.claimValue).
+// sets the one value path the user names (storage.claimValue). An app's objects share one file,
+// apps/<app>/app.yaml: a handful each, and a homelab may hold hundreds of apps, where every file
+// written costs (issue #13).
 import type { GenericAppConfig } from "../config/schema.ts";
 import { helmRelease } from "../render/flux.ts";
 import { dataVolume, httpsIngress, loadBalancer, namespace } from "../render/kube.ts";
@@ -24,14 +26,14 @@ export function helmApp(name: string, app: GenericAppConfig): Component {
       const ns = app.namespace ?? name;
       const claim = `${name}-data`;
       const values = app.storage ? withValue(app.values, app.storage.claimValue, claim) : app.values;
-      const files: Record<string, KubeObject[]> = {
-        namespace: [namespace(ns, { holdsData: app.storage !== undefined })],
+      const objects: KubeObject[] = [
+        namespace(ns, { holdsData: app.storage !== undefined }),
         // The source is named after the app: chart names may hold characters object names may not.
-        release: helmRelease({ name, namespace: ns, chart: { repository: app.chart.repository, chart: app.chart.name, version: app.chart.version }, sourceName: name, values }),
-      };
+        ...helmRelease({ name, namespace: ns, chart: { repository: app.chart.repository, chart: app.chart.name, version: app.chart.version }, sourceName: name, values }),
+      ];
       const needs: string[] = [];
       if (app.storage) {
-        files.volume = [dataVolume(config, { name: claim, namespace: ns, size: app.storage.size })];
+        objects.push(dataVolume(config, { name: claim, namespace: ns, size: app.storage.size }));
         needs.push("storage");
       }
       if (app.expose) {
@@ -40,20 +42,20 @@ export function helmApp(name: string, app: GenericAppConfig): Component {
           const port = expose[protocol];
           return port === undefined ? [] : [{ protocol: protocol === "tcp" ? ("TCP" as const) : ("UDP" as const), port, targetPort: expose.targetPort ?? port }];
         });
-        files.service = [loadBalancer({ name: `${name}-lb`, namespace: ns, selector: expose.selector ?? { "app.kubernetes.io/instance": name }, ports })];
+        objects.push(loadBalancer({ name: `${name}-lb`, namespace: ns, selector: expose.selector ?? { "app.kubernetes.io/instance": name }, ports }));
       }
       if (app.host) {
         const ingress = httpsIngress(config, { name, namespace: ns, host: app.host.name, service: app.host.service, port: app.host.port });
         const forwardAuth = forwardAuthApps(config).find((a) => a.slug === name);
+        objects.push(ingress);
         if (forwardAuth) {
           ingress.metadata = { ...ingress.metadata, annotations: { ...ingress.metadata?.annotations, ...FORWARD_AUTH_ANNOTATION } };
-          files["outpost-route"] = outpostRoute(forwardAuth, `${name}-tls`);
+          objects.push(...outpostRoute(forwardAuth, `${name}-tls`));
           needs.push("forward-auth");
         }
-        files.ingress = [ingress];
         needs.push("ingress", "certificates");
       }
-      return { units: [{ name, path: `apps/${name}`, files, needs: [...new Set(needs)] }] };
+      return { units: [{ name, path: `apps/${name}`, files: { app: objects }, needs: [...new Set(needs)] }] };
     },
   };
 }

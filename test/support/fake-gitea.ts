@@ -320,6 +320,11 @@ export async function startFakeGitea(options: { root: string; admin: { username:
       res.end(all.subarray(end));
       done(status);
     });
+    // git http-backend may answer and exit before reading the whole body (a push it refuses, a
+    // fetch it has served): its reply is what counts, and the broken pipe is not a failure.
+    child.stdin.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") throw error;
+    });
     child.stdin.end(body);
   }
 
