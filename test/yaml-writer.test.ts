@@ -20,9 +20,9 @@ const awkward = [
   "trailing \nspace", "a\r\nb", "--- a\nb", "a\n---\nb", "... x\ny", "\ta\nb", "k".repeat(1100),
 ];
 
-/** What the writer answers without the library: letter-first names, and YAML 1.1's words in any case. */
+/** What the writer answers without the library: names and paths, and YAML 1.1's words in any case. */
 const nameLike = fc.oneof(
-  fc.stringMatching(/^[A-Za-z][A-Za-z0-9._\/-]{0,8}$/),
+  fc.stringMatching(/^(?:[A-Za-z]|\.?\/)[A-Za-z0-9._\/-]{0,8}$/),
   fc.constantFrom("y", "yes", "n", "no", "true", "false", "on", "off", "null").chain((word) =>
     fc.array(fc.boolean(), { minLength: word.length, maxLength: word.length }).map((upper) => [...word].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join("")),
   ),

@@ -1,6 +1,7 @@
 // load → validate → defaults: YAML text in, a complete HomelabConfig (or diagnostics with
 // file:line:col) out.
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { basename } from "node:path";
 import type { ErrorObject } from "ajv";
 import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node } from "yaml";
@@ -12,8 +13,7 @@ import { presetKeys } from "./presets.ts";
 import homelabSchema from "../../schemas/homelab.schema.json" with { type: "json" };
 import { checkRules } from "./rules.ts";
 import { CONFIG_CACHE_PATH, configCacheKey, rememberConfig, rememberedConfig } from "./load-cache.ts";
-// ajv's code for that schema, written by `npm run schema` (compiling it at start-up was slow).
-import { validate as validateSchema } from "./schema-validator.generated.js";
+import type { validate as Validate } from "./schema-validator.generated.js";
 
 export interface LoadedConfig {
   readonly config: HomelabConfig;
@@ -31,6 +31,17 @@ export type Locate = (path: readonly (string | number)[], atKey?: boolean) => { 
  * config repeats.
  */
 const MAX_ALIAS_COUNT = 100;
+
+/**
+ * ajv's code for that schema, written by `npm run schema` (compiling it at start-up was slow),
+ * loaded on the first config that is not in the cache (load-cache.ts): with its formats (cron
+ * expressions, time zones) it costs ~15 ms. require() loads an ES module synchronously.
+ */
+let validator: typeof Validate | undefined;
+function validateSchema(config: unknown): config is HomelabConfig {
+  validator ??= (createRequire(import.meta.url)("./schema-validator.generated.js") as { validate: typeof Validate }).validate;
+  return validator(config);
+}
 
 /** `cachePath`: where loaded configs are remembered (load-cache.ts; tests use their own). */
 export function loadConfigFile(path: string, cachePath = CONFIG_CACHE_PATH): LoadedConfig {
@@ -85,7 +96,7 @@ export function parseConfig(text: string, file = "homelab.yaml"): LoadedConfig {
   }
   const config = raw as HomelabConfig;
   if (!validateSchema(config)) {
-    throw new UserError(schemaDiagnostics(validateSchema.errors ?? [], file, locate, config));
+    throw new UserError(schemaDiagnostics(validator?.errors ?? [], file, locate, config));
   }
   const { errors, warnings } = checkRules(config, (path, message, hint) => ({ file, ...locate(path), path: formatPath(path), message, hint }));
   if (errors.length > 0) throw new UserError(errors);

@@ -48,6 +48,8 @@ function libraryDocument(value: unknown): Document {
   return doc;
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** A document the writer leaves to the library whole (a key too long to be implicit, say). */
 class NeedsLibrary extends Error {}
 
@@ -55,7 +57,9 @@ class NeedsLibrary extends Error {}
  * The library's text for the entry `key: value` nested `depth` maps deep (0 or 1), with the key
  * or the value double-quoted where its first choice does not read back as written: yaml 2.9.1
  * loses a value such as " \n" in a block scalar, and a byte-order mark that starts a document.
- * Checking each distinct scalar once makes every file read back as its objects.
+ * Checking each distinct scalar once makes every file read back as its objects; a scalar of
+ * printable ASCII the library writes on one line reads back (test/yaml-writer.test.ts), and is
+ * not checked.
  */
 function entryText(key: string, value: string | number | boolean | null, depth: 0 | 1, asked: "key" | "value"): string {
   const render = (quote: "key" | "value" | undefined) => {
@@ -78,7 +82,8 @@ function entryText(key: string, value: string | number | boolean | null, depth: 
     }
   };
   const text = render(undefined);
-  if (readsBack(text)) return text;
+  const oneLine = text.indexOf("\n") === text.length - 1;
+  if ((oneLine && PRINTABLE_ASCII.test(`${key}${String(value)}`)) || readsBack(text)) return text;
   const quoted = render(asked);
   if (readsBack(quoted)) return quoted;
   throw new NeedsLibrary();
@@ -95,11 +100,11 @@ const keyCache = new Map<string, string>();
 
 /**
  * Strings the library writes plain under YAML 1.1 for certain, answered without asking it: a
- * letter, then letters, digits and . _ / - (no indicator, space or colon), and none of YAML 1.1's
- * booleans and nulls (y, no, on, null, …) or exponent-only floats (e0, which its float pattern
- * takes). Anything else is asked.
+ * letter, "/" or "./" (paths), then letters, digits and . _ / - (no indicator, space or colon),
+ * and none of YAML 1.1's booleans and nulls (y, no, on, null, …) or exponent-only floats (e0,
+ * which its float pattern takes). Anything else is asked.
  */
-const SURELY_PLAIN = /^[A-Za-z][A-Za-z0-9._/-]*$/;
+const SURELY_PLAIN = /^(?:[A-Za-z]|\.?\/)[A-Za-z0-9._/-]*$/;
 const YAML11_WORD = /^(y|yes|n|no|true|false|on|off|null|e[-+]?[0-9].*)$/i;
 
 function isSurelyPlain(text: string): boolean {

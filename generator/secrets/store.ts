@@ -6,7 +6,6 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFiles } from "../writer.ts";
 import { createHash } from "node:crypto";
-import { identityToRecipient } from "age-encryption";
 import { UserError } from "../errors.ts";
 import { fileSystemError } from "../fs-errors.ts";
 import { findAgeIdentities } from "./age-keys.ts";
@@ -46,6 +45,8 @@ function damaged(path: string, reason: string): UserError {
 
 /** The public keys of age identities (a kind this age library cannot read is left out). */
 async function recipientsOf(identities: readonly string[]): Promise<string[]> {
+  // Loaded here: most runs never need it, and it costs ~50 ms to load (sops.ts: loadAge).
+  const { identityToRecipient } = await import("age-encryption");
   const recipients = await Promise.all(identities.map((identity) => identityToRecipient(identity).catch(() => undefined)));
   return recipients.filter((recipient) => recipient !== undefined);
 }
