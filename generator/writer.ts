@@ -141,6 +141,8 @@ export function writeFiles(dir: string, files: readonly { path: string; content:
  */
 class PathGuard {
   private readonly folders = new Map<string, Diagnostic | null>();
+  /** Folders that do not exist yet: nothing is in them to check or read. */
+  private readonly missing = new Set<string>();
   private readonly outDir: string;
   constructor(outDir: string) {
     this.outDir = outDir;
@@ -155,23 +157,32 @@ class PathGuard {
     const known = this.folders.get(relativeDir);
     if (known !== undefined) return known;
     let found = this.folder(dirname(relativeDir));
-    if (!found) {
+    if (this.missing.has(dirname(relativeDir))) {
+      this.missing.add(relativeDir);
+    } else if (!found) {
       try {
         const stat = lstatSync(join(this.outDir, relativeDir));
         if (stat.isSymbolicLink()) found = this.problem(relativeDir, "is a symbolic link; homelab does not write through links", "replace the link with a real folder, then run again");
         else if (!stat.isDirectory()) found = this.problem(relativeDir, "is a file where homelab needs a folder", "move that file away, then run again");
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw fileSystemError(error, join(this.outDir, relativeDir));
+        this.missing.add(relativeDir);
       }
     }
     this.folders.set(relativeDir, found);
     return found;
   }
 
+  /** Whether the file's folder is missing, so the file is too (after `check`). */
+  inMissingFolder(path: string): boolean {
+    return this.missing.has(dirname(path));
+  }
+
   /** The problem with writing or removing this file, if any. */
   check(path: string): Diagnostic | undefined {
     const inFolder = this.folder(dirname(path));
     if (inFolder) return inFolder;
+    if (this.inMissingFolder(path)) return undefined;
     try {
       const stat = lstatSync(join(this.outDir, path));
       if (stat.isSymbolicLink()) return this.problem(path, "is a symbolic link; homelab does not write through links", "remove the link, then run again");
@@ -226,7 +237,7 @@ export function writeTree(outDir: string, files: readonly GeneratedFile[], optio
   const planned = [...stateFiles, ...all].map((file) => {
     const problem = guard.check(file.path);
     if (problem) problems.push(problem);
-    return { file, current: problem ? undefined : readText(join(outDir, file.path)) };
+    return { file, current: problem || guard.inMissingFolder(file.path) ? undefined : readText(join(outDir, file.path)) };
   });
   for (const { file, current } of planned.slice(stateFiles.length)) {
     if (current !== undefined && current !== file.content && !isOurs(file.path, current, manifest)) {
