@@ -1,7 +1,7 @@
 // The homelab command line. Scripts and CI rely on its flags and exit codes:
 // 0 success, 1 a problem the user can fix (printed without a stack trace), 2 a bug.
 import { writeFileSync, mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatDiagnostic, UserError } from "./errors.ts";
 
@@ -44,7 +44,7 @@ Commands:
       --config FILE   as for generate
   schema              write schemas/homelab.schema.json (editor completion)
       --out FILE      where to write it
-      --validator     also write the config validator built from it (homelab's developers)
+      --precompiled   also write the config validator and the templates, precompiled (homelab's developers)
   help                this text
 `;
 
@@ -222,16 +222,19 @@ async function runCa(args: string[]): Promise<number> {
 async function runSchema(args: string[]): Promise<number> {
   // TypeBox builds the schema; only this command pays for loading it.
   const { schemaJson } = await import("./config/schema-json.ts");
-  const { values } = parseArgs({ args, options: { out: { type: "string", default: "schemas/homelab.schema.json" }, validator: { type: "boolean", default: false } }, strict: true });
+  const { values } = parseArgs({ args, options: { out: { type: "string", default: "schemas/homelab.schema.json" }, precompiled: { type: "boolean", default: false } }, strict: true });
   const target = resolve(values.out);
   mkdirSync(dirname(target), { recursive: true });
   writeFileSync(target, schemaJson());
   console.log(`homelab: wrote ${values.out}`);
-  if (values.validator) {
+  if (values.precompiled) {
     // Built from the schema file just written (validator-source.ts reads it when imported here).
     const { validatorSource, VALIDATOR_PATH } = await import("./config/validator-source.ts");
     writeFileSync(resolve(import.meta.dirname, "..", VALIDATOR_PATH), validatorSource());
     console.log(`homelab: wrote ${VALIDATOR_PATH}`);
+    const { precompiledTemplatesSource } = await import("./templates.ts");
+    writeFileSync(join(import.meta.dirname, "templates.generated.js"), precompiledTemplatesSource());
+    console.log("homelab: wrote generator/templates.generated.js");
   }
   return 0;
 }

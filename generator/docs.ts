@@ -1,6 +1,6 @@
 // Generated docs: the install order (Mermaid, from the real dependsOn graph) and a reference
 // of every config key (from the JSON Schema).
-import Handlebars from "handlebars";
+import { template } from "./templates.ts";
 import { phases } from "./components/types.ts";
 import homelabSchema from "../schemas/homelab.schema.json" with { type: "json" };
 import type { Plan } from "./plan.ts";
@@ -9,37 +9,7 @@ import type { GeneratedFile } from "./writer.ts";
 
 const markdownHeader = `<!-- ${HEADER.slice(2)} -->`;
 
-const installOrderTemplate = Handlebars.compile(
-  `{{{header}}}
-# Install order
-
-Flux applies the components phase by phase; an arrow means "waits until it is Ready".
-The FluxInstance's own sync (the Kustomization \`flux-system\`) applies \`{{clusterPath}}\`, which holds
-every Flux Kustomization below and nothing else; \`flux\` keeps flux-operator and the FluxInstance current.
-This diagram is generated from the \`dependsOn\` edges in \`{{clusterPath}}/\`.
-
-\`\`\`mermaid
-flowchart LR
-{{#each phases}}
-  subgraph {{id}}["{{label}}"]
-{{#each units}}
-    {{id}}["{{name}}"]
-{{/each}}
-  end
-{{/each}}
-{{#each edges}}
-  {{from}} --> {{to}}
-{{/each}}
-\`\`\`
-
-| phase | Flux Kustomization | folder | waits for |
-| --- | --- | --- | --- |
-{{#each rows}}
-| {{phase}} | {{name}} | \`{{path}}\` | {{waits}} |
-{{/each}}
-`,
-  { noEscape: true },
-);
+const installOrderTemplate = template("templates/install-order.md.hbs");
 
 const mermaidId = (name: string) => name.replace(/[^A-Za-z0-9]/g, "_");
 
@@ -105,21 +75,7 @@ function referenceRows(schema: TSchema, prefix: string, required: readonly strin
   }
 }
 
-const referenceTemplate = Handlebars.compile(
-  `{{{header}}}
-# homelab.yaml reference
-
-Every key of \`homelab.yaml\`, generated from \`schemas/homelab.schema.json\`. Keys without
-**required** have a default (shown) or may be left out.
-
-| key | type | default | description |
-| --- | --- | --- | --- |
-{{#each rows}}
-| {{key}} | {{type}} | {{default}} | {{description}} |
-{{/each}}
-`,
-  { noEscape: true },
-);
+const referenceTemplate = template("templates/config-reference.md.hbs");
 
 function configReference(): GeneratedFile {
   const rows: ReferenceRow[] = [];
