@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, test } from "vitest";
+import { requires } from "./support/requires.ts";
 import fc from "fast-check";
 import { stringify } from "yaml";
 import { formatPath, parseConfig } from "../generator/config/load.ts";
@@ -167,7 +168,6 @@ describe("image.caCertificates are certificate files of the repository", () => {
       file(dir, "pki/office.crt");
       symlinkSync("../pki/office.crt", join(dir, "certs", "link.crt"));
     }, "image.caCertificates[0]: certs/link.crt is reached through a symlink (to pki/office.crt)\n  hint: name pki/office.crt itself"],
-    ["a named pipe", ["certs/pipe.crt"], (dir) => execFileSync("mkfifo", [join(dir, "certs", "pipe.crt")]), "image.caCertificates[0]: certs/pipe.crt is not a regular file (a device, socket or pipe)"],
     ["a file without a certificate", ["certs/key.pem"], (dir) => file(dir, "certs/key.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), "image.caCertificates[0]: certs/key.pem holds no PEM certificate (-----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----)"],
     ["a cut certificate", ["certs/cut.crt"], (dir) => file(dir, "certs/cut.crt", certificatePem.slice(0, 120)), "image.caCertificates[0]: certs/cut.crt holds no PEM certificate"],
     ["the internal root's file name elsewhere", ["other/home-root-ca.crt"], (dir) => file(dir, "other/home-root-ca.crt"), "homelab.yaml:9:7: image.caCertificates[0]: has the file name of the internal root CA (certs/home-root-ca.crt), which the image adds itself"],
@@ -182,6 +182,11 @@ describe("image.caCertificates are certificate files of the repository", () => {
   ])("%s is an error at its entry", async (_name, paths, prepare, expected) => {
     const { configPath } = repoWithCertificates(paths, prepare);
     expect((await renderErrorOf(configPath)).message).toContain(expected);
+  });
+
+  test("a named pipe is an error at its entry", requires("mkfifo"), async () => {
+    const { configPath } = repoWithCertificates(["certs/pipe.crt"], (dir) => execFileSync("mkfifo", [join(dir, "certs", "pipe.crt")]));
+    expect((await renderErrorOf(configPath)).message).toContain("image.caCertificates[0]: certs/pipe.crt is not a regular file (a device, socket or pipe)");
   });
 
   test("a certificate file of the repository and the internal root itself are taken", async () => {

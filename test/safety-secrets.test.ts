@@ -172,7 +172,7 @@ function echoes(tty: string): boolean {
   return !/(^|\s)-echo(\s|$)/m.test(spawnSync("stty", ["-F", tty, "-a"], { encoding: "utf8" }).stdout);
 }
 
-describe("secrets set on a terminal", requires("script"), () => {
+describe("secrets set on a terminal", requires("script", "mkfifo", "stty"), () => {
   test("keys typed before the prompt appears are never shown, and count as the value", async () => {
     const { dir, configPath } = tempRepo(withBackup);
     const typed = "TYPED-AHEAD-CANARY-5d1e";

@@ -2,6 +2,7 @@
 // and earned by unchanged bytes, output folders are checked, links are never written through,
 // a run is all-or-nothing (a crash at any write converges on the next run), runs take turns,
 // and file-system trouble is a clean exit-1 error. Real files, real processes.
+import { createHash } from "node:crypto";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
@@ -51,7 +52,7 @@ function editManifest(dir: string, edit: (files: Record<string, string>) => void
   writeFileSync(join(dir, MANIFEST_PATH), JSON.stringify(manifest));
 }
 
-const sha256Of = (text: string) => execFileSync("sha256sum", { input: text, encoding: "utf8" }).split(" ")[0] as string;
+const sha256Of = (text: string) => createHash("sha256").update(text).digest("hex");
 
 function expectClean(result: ReturnType<typeof run>, message: RegExp): void {
   expect(result.status, `${result.stdout}${result.stderr}`).toBe(1);

@@ -7,7 +7,7 @@ import { registryHost } from "../nodes/cluster.ts";
 import { TRUSTED_CA } from "../render/kube.ts";
 
 /** What the tests need from the system (the same list as .ci/run). */
-export const SYSTEM_PACKAGES = ["git", "ca-certificates", "age", "openssl", "buildah", "podman", "busybox-static", "shellcheck", "systemd", "curl", "bsdutils", "util-linux"];
+export const SYSTEM_PACKAGES = ["git", "ca-certificates", "age", "openssl", "buildah", "podman", "busybox-static", "shellcheck", "systemd", "curl", "bsdutils", "util-linux", "coreutils"];
 
 /** The repository's Actions secrets the image workflow logs in to the registry with (first boot writes them). */
 export const REGISTRY_SECRETS = { user: "REGISTRY_USER", token: "REGISTRY_TOKEN" } as const;

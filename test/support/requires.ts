@@ -20,6 +20,8 @@ export const toolPackages = {
   shellcheck: "shellcheck",
   "systemd-analyze": "systemd",
   "systemd-tmpfiles": "systemd",
+  mkfifo: "coreutils",
+  stty: "coreutils",
 } as const;
 
 export type Tool = keyof typeof toolPackages;
