@@ -53,12 +53,19 @@ function filesUnder(dir: string): string[] {
   }
 }
 
-/** One hash over every file that shapes the generator's output (its code, schema and dependencies). */
+let ownHash: string | undefined;
+
+/**
+ * One hash over every file that shapes the generator's output (its code, schema and
+ * dependencies); once per process, which runs the code it loaded at its start.
+ */
 export function generatorHash(): string {
+  if (ownHash !== undefined) return ownHash;
   const hash = createHash("sha256");
   const files = [...GENERATOR_SOURCES.flatMap((dir) => filesUnder(join(projectRoot, dir))), ...GENERATOR_FILES.map((f) => join(projectRoot, f))];
   for (const file of files) hash.update(`${relative(projectRoot, file)}\0${hashFile(file)}\0`);
-  return hash.digest("hex");
+  ownHash = hash.digest("hex");
+  return ownHash;
 }
 
 /** Every repository file a run reads, with its hash; `extra` adds the ones the config names. */

@@ -141,7 +141,8 @@ function plainData(doc: Document, file: string, at: (offset: number) => { line: 
       problem(over, `expected aliases to repeat values at most ${MAX_ALIAS_COUNT} times, and *${over.alias.source} repeats more (aliases inside aliases multiply)`, "write the repeated part out, or nest fewer aliases"),
     ]);
   }
-  return detachAliases(shared ?? {});
+  // Without aliases every value is its own already.
+  return aliases.length === 0 ? (shared ?? {}) : detachAliases(shared ?? {});
 }
 
 /**
