@@ -225,12 +225,12 @@ async function runSchema(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { out: { type: "string", default: "schemas/homelab.schema.json" }, precompiled: { type: "boolean", default: false } }, strict: true });
   const target = resolve(values.out);
   mkdirSync(dirname(target), { recursive: true });
-  writeFileSync(target, schemaJson());
+  const schema = schemaJson();
+  writeFileSync(target, schema);
   console.log(`homelab: wrote ${values.out}`);
   if (values.precompiled) {
-    // Built from the schema file just written (validator-source.ts reads it when imported here).
     const { validatorSource, VALIDATOR_PATH } = await import("./config/validator-source.ts");
-    writeFileSync(resolve(import.meta.dirname, "..", VALIDATOR_PATH), validatorSource());
+    writeFileSync(resolve(import.meta.dirname, "..", VALIDATOR_PATH), validatorSource(JSON.parse(schema) as object));
     console.log(`homelab: wrote ${VALIDATOR_PATH}`);
     const { precompiledTemplatesSource } = await import("./templates.ts");
     writeFileSync(join(import.meta.dirname, "templates.generated.js"), precompiledTemplatesSource());

@@ -15,8 +15,9 @@ import { parseDocument } from "yaml";
 import { UserError } from "./errors.ts";
 import { generate } from "./generate.ts";
 import { withRepositoryLock } from "./lock.ts";
-import { commitTransaction, hasPendingTransaction, recoverTransaction, sha256, type FileRemoval, type FileWrite } from "./transaction.ts";
-import { MANIFEST_PATH } from "./writer.ts";
+import { sha256 } from "./hash.ts";
+import { commitTransaction, hasPendingTransaction, recoverTransaction, type FileRemoval, type FileWrite } from "./transaction.ts";
+import { MANIFEST_PATH, parseManifest } from "./writer.ts";
 import { STORE_DIR } from "./secrets/store.ts";
 import { addToKeysFile, checkKeyFileForNewKey, defaultAgeKeyFile } from "./secrets/age-keys.ts";
 
@@ -143,13 +144,9 @@ function demoFiles(dir: string): Map<string, string> {
   const manifestPath = join(dir, MANIFEST_PATH);
   if (existsSync(manifestPath)) {
     const text = readFileSync(manifestPath, "utf8");
-    let listed: Record<string, string>;
-    try {
-      listed = (JSON.parse(text) as { files: Record<string, string> }).files;
-    } catch {
-      throw new UserError(`${MANIFEST_PATH} is not valid JSON: restore it from git (git checkout -- ${MANIFEST_PATH}); init changes nothing`);
-    }
-    for (const [path, hash] of Object.entries(listed)) files.set(path, hash);
+    const manifest = parseManifest(text);
+    if ("problem" in manifest) throw new UserError(`${MANIFEST_PATH} ${manifest.problem}: restore it from git (git checkout -- ${MANIFEST_PATH}); init changes nothing`);
+    for (const [path, hash] of Object.entries(manifest.files)) files.set(path, hash);
     files.set(MANIFEST_PATH, sha256(text));
   }
   return files;

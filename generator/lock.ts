@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { UserError } from "./errors.ts";
 import { fileSystemError } from "./fs-errors.ts";
 
-export const LOCK_PATH = ".homelab/lock";
+const LOCK_PATH = ".homelab/lock";
 
 interface Holder {
   readonly pid: number;
@@ -49,13 +49,8 @@ function tryCreate(path: string, holder: Holder): boolean {
   return true;
 }
 
-export interface LockOptions {
-  /** How long a second run waits for the first before giving up. */
-  readonly waitMs?: number;
-}
-
 /** Runs `work` holding the repository's lock; always releases it. */
-export async function withRepositoryLock<T>(dir: string, command: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+export async function withRepositoryLock<T>(dir: string, command: string, work: () => Promise<T>): Promise<T> {
   const path = join(dir, LOCK_PATH);
   let firstCreated: string | undefined;
   try {
@@ -65,7 +60,8 @@ export async function withRepositoryLock<T>(dir: string, command: string, work: 
   }
   const me: Holder = { pid: process.pid, host: hostname(), command, started: new Date().toISOString() };
   // HOMELAB_LOCK_WAIT_MS: how long to wait for another run (scripts that would rather fail at once set 0).
-  const deadline = Date.now() + (options.waitMs ?? Number(process.env.HOMELAB_LOCK_WAIT_MS ?? 3000));
+  // How long a second run waits for the first before giving up.
+  const deadline = Date.now() + Number(process.env.HOMELAB_LOCK_WAIT_MS ?? 3000);
   for (;;) {
     if (tryCreate(path, me)) break;
     const holder = readHolder(path);

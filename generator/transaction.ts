@@ -5,14 +5,16 @@
 // temporary files are deleted); one killed after it is finished by the next run (the renames
 // and removals are repeated). Either way the tree and the secret store never stay half old,
 // half new.
-import { createHash } from "node:crypto";
+import { sha256 } from "./hash.ts";
 import { chmodSync, closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UserError } from "./errors.ts";
 import { fileSystemError } from "./fs-errors.ts";
 
 export const JOURNAL_PATH = ".homelab/transaction.json";
-const TEMP_SUFFIX = ".homelab-tmp";
+export const TEMP_SUFFIX = ".homelab-tmp";
+/** The mode of a generated file that is not executable. */
+export const DEFAULT_FILE_MODE = 0o644;
 
 /** Paths are relative to the transaction's folder, with forward slashes. */
 export interface FileWrite {
@@ -49,7 +51,6 @@ interface Journal {
   readonly removals: FileRemoval[];
 }
 
-export const sha256 = (text: string | Buffer) => createHash("sha256").update(text).digest("hex");
 
 /**
  * A test hook: HOMELAB_TEST_CRASH_AT_STEP=N kills this process (SIGKILL, as a power cut or
@@ -85,7 +86,6 @@ function writeFile(path: string, content: string, mode: number, durable: boolean
   }
 }
 
-const DEFAULT_FILE_MODE = 0o644;
 
 function writeJournal(baseDir: string, journal: Journal): void {
   const target = join(baseDir, JOURNAL_PATH);
@@ -120,7 +120,7 @@ function readJournal(baseDir: string): Journal | undefined {
 }
 
 /** Removes the folders a removal left empty, up to (not including) the base folder. */
-export function removeEmptyParents(baseDir: string, relativeDir: string): void {
+function removeEmptyParents(baseDir: string, relativeDir: string): void {
   for (let dir = relativeDir; dir !== "." && dir !== ""; dir = dirname(dir)) {
     const absolute = join(baseDir, dir);
     try {

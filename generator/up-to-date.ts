@@ -7,7 +7,8 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { JOURNAL_PATH, sha256 } from "./transaction.ts";
+import { sha256 } from "./hash.ts";
+import { JOURNAL_PATH } from "./transaction.ts";
 
 export const CACHE_PATH = ".homelab/cache.json";
 const CACHE_VERSION = 1;
@@ -87,7 +88,7 @@ export interface RecordedRun {
   readonly warnings: readonly string[];
 }
 
-/** The cache for a run that just succeeded (written by the caller with the other files' state). */
+/** The cache for a run that just succeeded; the caller writes it once the run's transaction is done. */
 export function runCache(run: RecordedRun): { path: string; content: string } {
   const cache: RunCache = {
     version: CACHE_VERSION,

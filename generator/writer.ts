@@ -9,7 +9,8 @@ import { UserError, type Diagnostic } from "./errors.ts";
 import { isInside } from "./fs-paths.ts";
 import { fileSystemError } from "./fs-errors.ts";
 import { HEADER } from "./render/yaml.ts";
-import { commitTransaction, hasPendingTransaction, sha256, type FileChmod, type FileRemoval, type FileWrite } from "./transaction.ts";
+import { sha256 } from "./hash.ts";
+import { commitTransaction, DEFAULT_FILE_MODE, hasPendingTransaction, TEMP_SUFFIX, type FileChmod, type FileRemoval, type FileWrite } from "./transaction.ts";
 
 export interface GeneratedFile {
   /** Relative to the output folder, with forward slashes. */
@@ -21,7 +22,6 @@ export interface GeneratedFile {
 }
 
 export const MANIFEST_PATH = ".homelab/generated.json";
-const DEFAULT_MODE = 0o644;
 
 /** Folders homelab never removes anything from: the secret store, the CA, git, its own records. */
 const PROTECTED_FOLDERS = [".git", "secrets", "certs", ".homelab"];
@@ -64,21 +64,28 @@ const manifestProblem = (outDir: string, message: string) =>
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
-function readManifest(outDir: string): Manifest {
-  const text = readText(join(outDir, MANIFEST_PATH));
-  if (text === undefined) return { files: {}, fingerprints: {} };
+/** The manifest in `text` (.homelab/generated.json), or what is wrong with it. */
+export function parseManifest(text: string): Manifest | { problem: string } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw manifestProblem(outDir, "is not valid JSON");
+    return { problem: "is not valid JSON" };
   }
   if (!isRecord(parsed) || !isRecord(parsed.files) || (parsed.fingerprints !== undefined && !isRecord(parsed.fingerprints))) {
-    throw manifestProblem(outDir, 'is not a homelab manifest (expected {"files": {path: sha256}})');
+    return { problem: 'is not a homelab manifest (expected {"files": {path: sha256}})' };
   }
   // Entries of the wrong shape are dropped: they can name nothing to keep or remove.
   const strings = (record: Record<string, unknown>) => Object.fromEntries(Object.entries(record).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
   return { files: strings(parsed.files), fingerprints: strings(parsed.fingerprints ?? {}) };
+}
+
+function readManifest(outDir: string): Manifest {
+  const text = readText(join(outDir, MANIFEST_PATH));
+  if (text === undefined) return { files: {}, fingerprints: {} };
+  const manifest = parseManifest(text);
+  if ("problem" in manifest) throw manifestProblem(outDir, manifest.problem);
+  return manifest;
 }
 
 function manifestFor(files: readonly GeneratedFile[]): GeneratedFile {
@@ -117,10 +124,10 @@ function isOurs(path: string, current: string, manifest: Manifest): boolean {
 }
 
 /** Writes a file whole or not at all (a crash never leaves half a file), creating its folder. */
-export function writeFileAtomic(target: string, content: string, mode = DEFAULT_MODE): void {
+export function writeFileAtomic(target: string, content: string, mode = DEFAULT_FILE_MODE): void {
   try {
     mkdirSync(dirname(target), { recursive: true });
-    const temporary = `${target}.homelab-tmp`;
+    const temporary = `${target}${TEMP_SUFFIX}`;
     writeFileSync(temporary, content, { mode });
     renameSync(temporary, target);
   } catch (error) {
@@ -251,7 +258,7 @@ export function writeTree(outDir: string, files: readonly GeneratedFile[], optio
   const chmods: FileChmod[] = [];
   planned.forEach(({ file, current }, index) => {
     const isState = index < stateFiles.length;
-    const mode = ("mode" in file ? file.mode : undefined) ?? DEFAULT_MODE;
+    const mode = ("mode" in file ? file.mode : undefined) ?? DEFAULT_FILE_MODE;
     if (current === file.content) {
       if (!isState && file.path !== MANIFEST_PATH) result.unchanged.push(file.path);
       if (executable(mode) !== executable(statSync(join(outDir, file.path)).mode)) chmods.push({ path: file.path, mode });
@@ -290,7 +297,7 @@ export function checkTree(outDir: string, files: readonly GeneratedFile[]): Chec
     const current = readText(join(outDir, file.path));
     if (current === undefined) result.missing.push(file.path);
     else if (current !== file.content) result.stale.push(file.path);
-    else if (executable(file.mode ?? DEFAULT_MODE) !== executable(statSync(join(outDir, file.path)).mode)) result.mode.push(file.path);
+    else if (executable(file.mode ?? DEFAULT_FILE_MODE) !== executable(statSync(join(outDir, file.path)).mode)) result.mode.push(file.path);
   }
   const produced = new Set(all.map((f) => f.path));
   for (const path of Object.keys(manifest.files).sort()) {

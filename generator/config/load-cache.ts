@@ -11,7 +11,7 @@ import { threadId } from "node:worker_threads";
 import type { Diagnostic } from "../errors.ts";
 import type { HomelabConfig } from "./schema.ts";
 import { generatorHash } from "../up-to-date.ts";
-import { sha256 } from "../transaction.ts";
+import { sha256 } from "../hash.ts";
 
 export const CONFIG_CACHE_PATH = join(import.meta.dirname, "..", "..", "node_modules", ".cache", "homelab", "config.json");
 

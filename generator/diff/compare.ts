@@ -1,7 +1,7 @@
 // What a change does to the cluster: a summary people read in five seconds (per component:
 // chart versions, values paths, resources, dependency edges, one-way warnings), then a unified
 // diff per object.
-import { createHash } from "node:crypto";
+import { sha256 } from "../hash.ts";
 import { createTwoFilesPatch } from "diff";
 import { yamlText } from "../render/yaml.ts";
 import type { ReleaseRender } from "./helm.ts";
@@ -43,7 +43,7 @@ function readable(object: Record<string, any>): Record<string, any> {
   const { sops: _sops, ...rest } = object;
   return JSON.parse(
     JSON.stringify(rest, (_key, value: unknown) =>
-      typeof value === "string" && value.startsWith("ENC[") ? `<encrypted ${createHash("sha256").update(value).digest("hex").slice(0, 8)}>` : value,
+      typeof value === "string" && value.startsWith("ENC[") ? `<encrypted ${sha256(value).slice(0, 8)}>` : value,
     ),
   ) as Record<string, any>;
 }

@@ -10,7 +10,8 @@
 // --namespace; `helm pull --version --destination` for OCI charts) are those of the pinned helm
 // v4.1.4's `--help`.
 import { execFile } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { sha256 } from "../hash.ts";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -200,7 +201,7 @@ const inFlight = new Map<string, Promise<string>>();
 
 /** The chart archive, from the cache or its repository; throws with why it cannot be had. */
 function fetchChart(chart: ChartRef, options: HelmDiffOptions): Promise<string> {
-  const folder = join(options.cacheDir, createHash("sha256").update(chart.repository).digest("hex").slice(0, 16));
+  const folder = join(options.cacheDir, sha256(chart.repository).slice(0, 16));
   const file = join(folder, `${chart.chart}-${chart.version}.tgz`);
   if (existsSync(file)) return Promise.resolve(file);
   const running = inFlight.get(file) ?? download(chart, options, folder, file).finally(() => inFlight.delete(file));
@@ -266,7 +267,7 @@ const maskKey = randomBytes(32);
 function masked(object: Obj): Obj {
   if (object.kind !== "Secret") return object;
   const mask = (data: Record<string, unknown> | undefined) =>
-    data && Object.fromEntries(Object.entries(data).map(([k, v]) => [k, `<masked ${createHash("sha256").update(maskKey).update(String(v)).digest("hex").slice(0, 8)}>`]));
+    data && Object.fromEntries(Object.entries(data).map(([k, v]) => [k, `<masked ${sha256(Buffer.concat([maskKey, Buffer.from(String(v))])).slice(0, 8)}>`]));
   return { ...object, ...(object.data ? { data: mask(object.data) } : {}), ...(object.stringData ? { stringData: mask(object.stringData) } : {}) };
 }
 

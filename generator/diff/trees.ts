@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import { simpleGit } from "simple-git";
 import { parseAllDocuments } from "yaml";
 import { UserError } from "../errors.ts";
-import { MANIFEST_PATH } from "../writer.ts";
+import { MANIFEST_PATH, parseManifest } from "../writer.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -105,21 +105,12 @@ function objectsOfPath(root: string, side: string, unit: Record<string, any>): s
   );
 }
 
-function parseManifest(text: string): { files: Record<string, string> } | undefined {
-  try {
-    const manifest = JSON.parse(text) as { files?: unknown };
-    return typeof manifest?.files === "object" && manifest.files !== null ? (manifest as { files: Record<string, string> }) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Every object Flux would apply from the tree in `root`, keyed by kind/namespace/name. */
 export async function renderTree(root: string, side: string): Promise<RenderedTree> {
   const manifestPath = join(root, MANIFEST_PATH);
   if (!existsSync(manifestPath)) throw new UserError(`${side} is not a homelab tree: it has no ${MANIFEST_PATH}`);
   const manifest = parseManifest(readFileSync(manifestPath, "utf8"));
-  if (!manifest) throw new UserError(`${side}: ${MANIFEST_PATH} is not the generator's manifest (not JSON with a "files" map); run \`npm run generate\``);
+  if ("problem" in manifest) throw new UserError(`${side}: ${MANIFEST_PATH} is not the generator's manifest (not JSON with a "files" map); run \`npm run generate\``);
   const clusterFile = Object.keys(manifest.files).find((p) => /^clusters\/[^/]+\/kustomization\.yaml$/.test(p));
   if (!clusterFile) throw new UserError(`${side} is not a homelab tree: no clusters/<name>/kustomization.yaml`);
   const clusterDir = clusterFile.slice(0, -"/kustomization.yaml".length);

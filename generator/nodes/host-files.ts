@@ -7,7 +7,7 @@ import { UserError } from "../errors.ts";
 import { nodeImage } from "../image/install.ts";
 import { AGE_KEY, K3S_AGENT_CONFIG, K3S_SERVER_CONFIG, READER_USER } from "../image/paths.ts";
 import { yamlText } from "../render/yaml.ts";
-import { clusterNodes, firstServer, k3sUnit, registryHost, serverUrl, type ClusterNode } from "./cluster.ts";
+import { embeddedEtcd, firstServer, k3sUnit, registryHost, serverUrl, type ClusterNode } from "./cluster.ts";
 
 /** The label the NVIDIA device plugin schedules on (see components/nvidia.ts): nodes with gpu: true. */
 export const GPU_NODE_LABEL = "nvidia.com/gpu.present=true";
@@ -32,7 +32,6 @@ export function nodeDropIn(node: ClusterNode): string {
 
 export function k3sNodeConfig(config: HomelabConfig, node: ClusterNode, token: string): Record<string, unknown> {
   const first = firstServer(config);
-  const servers = clusterNodes(config).filter((n) => n.role === "server");
   const joins = node.name !== first.name;
   if (joins && !first.address) {
     throw new UserError(`${node.name} joins the first server, ${first.name}, at its address, and cluster.nodes gives it none: set its address`);
@@ -40,7 +39,7 @@ export function k3sNodeConfig(config: HomelabConfig, node: ClusterNode, token: s
   return {
     "node-name": node.name,
     ...(node.address ? { "node-ip": node.address } : {}),
-    ...(joins ? { server: serverUrl(first.address as string) } : servers.length > 1 ? { "cluster-init": true } : {}),
+    ...(joins ? { server: serverUrl(first.address as string) } : embeddedEtcd(config) ? { "cluster-init": true } : {}),
     token,
     ...(node.gpu ? { "node-label": [GPU_NODE_LABEL] } : {}),
   };

@@ -1,7 +1,7 @@
 // The internal CA's material: created once (by `homelab init`, or by the first generate that
 // needs it), then read back. Certificates and the provisioner's public key are public and live
 // in certs/; the keys and passwords live in the secret store.
-import { sha256 } from "../transaction.ts";
+import { sha256 } from "../hash.ts";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { HomelabConfig } from "../config/schema.ts";
@@ -35,7 +35,7 @@ export function caPaths(config: HomelabConfig) {
 }
 
 /** Where the generator records which certificates belong with which stored keys. */
-export const CA_RECORD_PATH = ".homelab/internal-ca.json";
+const CA_RECORD_PATH = ".homelab/internal-ca.json";
 
 /** The record: the certificates' hashes and the stored keys' fingerprints (no plaintext, no key needed). */
 function caRecord(certificates: Record<string, string>, store: SecretStore): string {

@@ -2,7 +2,8 @@
 // Flux's kustomize-controller. A file is rewritten only when what it is made of changes (a
 // store value, a literal, its shape or the recipients), so an unchanged Secret keeps its bytes
 // and generate needs no private key.
-import { argon2Sync, createHash, randomBytes } from "node:crypto";
+import { argon2Sync, randomBytes } from "node:crypto";
+import { sha256 } from "../hash.ts";
 import type { PlannedUnit } from "../plan.ts";
 import type { SecretSpec, SecretValue } from "../components/types.ts";
 import type { GeneratedFile } from "../writer.ts";
@@ -35,11 +36,11 @@ function vaultwardenTokenHash(token: string): string {
  * Where Vaultwarden's token hash is kept, with the SHA-256 of the token it hashes: Argon2 costs
  * a noticeable part of a run, and a new salt on every rewrite would change the Secret for nothing.
  */
-const tokenHashName = (token: string) => `${token}.argon2`;
+const tokenHashName = (name: string) => `${name}.argon2`;
 
 /** The hash of `token`: the stored one while it still belongs to the token, else a new one (stored). */
 async function vaultwardenTokenHashFor(name: string, token: string, store: SecretStore): Promise<string> {
-  const tokenSha256 = createHash("sha256").update(token).digest("hex");
+  const tokenSha256 = sha256(token);
   if (store.has(tokenHashName(name))) {
     const kept = JSON.parse(await store.value(tokenHashName(name))) as { tokenSha256?: string; hash?: string };
     if (kept.tokenSha256 === tokenSha256 && kept.hash) return kept.hash;
@@ -174,5 +175,5 @@ function fingerprintOf(spec: SecretSpec, store: SecretStore): string {
     recipients: [...store.recipients].sort(),
     data: Object.fromEntries(Object.entries(spec.data).map(([k, v]) => [k, describe(v)])),
   };
-  return createHash("sha256").update(JSON.stringify(shape)).digest("hex");
+  return sha256(JSON.stringify(shape));
 }

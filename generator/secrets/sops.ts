@@ -800,7 +800,7 @@ function sameTree(a: Tree, b: Tree): boolean {
 const X25519_RECIPIENT = /^age1[02-9ac-hj-np-z]{58}$/;
 
 /** age-encryption costs ~60 ms to load: only commands that encrypt or decrypt pay for it. */
-const loadAge = () => import("age-encryption");
+export const loadAge = () => import("age-encryption");
 
 async function wrapDataKey(dataKey: Uint8Array, recipient: string): Promise<string> {
   const { Encrypter, armor } = await loadAge();

@@ -5,11 +5,11 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFiles } from "../writer.ts";
-import { createHash } from "node:crypto";
+import { sha256 } from "../hash.ts";
 import { UserError } from "../errors.ts";
 import { fileSystemError } from "../fs-errors.ts";
 import { findAgeIdentities } from "./age-keys.ts";
-import { decryptDocument, encryptDocument, SopsError, sopsMetadata } from "./sops.ts";
+import { decryptDocument, encryptDocument, loadAge, SopsError, sopsMetadata } from "./sops.ts";
 
 export const STORE_DIR = "secrets";
 
@@ -45,8 +45,7 @@ function damaged(path: string, reason: string): UserError {
 
 /** The public keys of age identities (a kind this age library cannot read is left out). */
 async function recipientsOf(identities: readonly string[]): Promise<string[]> {
-  // Loaded here: most runs never need it, and it costs ~50 ms to load (sops.ts: loadAge).
-  const { identityToRecipient } = await import("age-encryption");
+  const { identityToRecipient } = await loadAge();
   const recipients = await Promise.all(identities.map((identity) => identityToRecipient(identity).catch(() => undefined)));
   return recipients.filter((recipient) => recipient !== undefined);
 }
@@ -114,7 +113,7 @@ export class SecretStore {
     const entry = this.entry(name);
     if (!entry) throw new Error(`secret ${name} is not in the store`);
     const { recipients, encryptedValues } = metadataOf(entry, this.relativePath(name));
-    return createHash("sha256").update(JSON.stringify([[...recipients].sort(), encryptedValues])).digest("hex");
+    return sha256(JSON.stringify([[...recipients].sort(), encryptedValues]));
   }
 
   /** True when the stored file is encrypted to other recipients than the config lists. */

@@ -7,7 +7,7 @@ import { BOOTSTRAP_STATUS, FLUX_NAMESPACE } from "../render/flux.ts";
 import { statusCode } from "./kube.ts";
 
 /** The line to show for the ConfigMap's data, or undefined once first boot is complete. */
-export function firstBootText(data: Readonly<Record<string, string>> | undefined): string | undefined {
+function firstBootText(data: Readonly<Record<string, string>> | undefined): string | undefined {
   const step = data?.["step"];
   if (!step || step === "complete") return undefined;
   const problem = data?.["problem"];
