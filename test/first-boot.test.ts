@@ -11,7 +11,7 @@ import { describe, expect, test } from "vitest";
 import { parse, YAMLSeq, type CollectionTag, type ScalarTag } from "yaml";
 import { MIN_DISK_FLOOR_GIB, quantityBytes } from "../generator/image/disk.ts";
 import { BOOTSTRAP_ENV, BOOTSTRAP_SCRIPT } from "../generator/image/paths.ts";
-import { ROOTFS } from "../generator/image/boot.ts";
+import { ROOTFS } from "../generator/image/paths.ts";
 import { render, type Rendered } from "../generator/generate.ts";
 import { minimalConfig, objectsOf, referenceConfigPath, renderText, tempRepo } from "./support/render.ts";
 

@@ -8,7 +8,8 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, st
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { render, type Rendered } from "../generator/generate.ts";
-import { READER_TEAM, READER_TOKEN_NAME, ROOTFS, shellQuote, TMPFILES, UNIT_DIR, UNITS } from "../generator/image/boot.ts";
+import { READER_TEAM, READER_TOKEN_NAME, shellQuote, TMPFILES, UNITS } from "../generator/image/boot.ts";
+import { ROOTFS, UNIT_DIR } from "../generator/image/paths.ts";
 import { BOOTSTRAP_FIELD_MANAGER, BOOTSTRAP_STATUS, SOPS_AGE_SECRET } from "../generator/render/flux.ts";
 import { parse } from "yaml";
 import { REGISTRY_SECRETS, REGISTRY_TOKEN_NAME } from "../generator/ci/workflows.ts";

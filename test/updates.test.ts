@@ -12,7 +12,7 @@ import { parse } from "yaml";
 import { describe, expect, test } from "vitest";
 import { render, type Rendered } from "../generator/generate.ts";
 import { parseConfig } from "../generator/config/load.ts";
-import { ROOTFS, UNIT_DIR } from "../generator/image/boot.ts";
+import { ROOTFS, UNIT_DIR } from "../generator/image/paths.ts";
 import { CONTAINERFILE, ETCD_METRICS_PORT, METRICS_PORTS } from "../generator/image/containerfile.ts";
 import { REBOOT_SCRIPT, REBOOT_SENTINEL, STAGE_SCRIPT } from "../generator/image/paths.ts";
 import {

@@ -317,8 +317,8 @@ export const authentik: Component = {
                   env: [
                     fromSecret("AUTHENTIK_SECRET_KEY", "secret-key"),
                     fromSecret("AUTHENTIK_POSTGRESQL__PASSWORD", CREDENTIAL_KEYS.password, database.credentialsSecret),
-                    ...oidcClients(config).map((client) => ({ name: client.env, valueFrom: { secretKeyRef: { name: OIDC_SECRETS, key: client.slug } } })),
-                    ...(settings.ldap ? [{ name: LDAP_BIND_ENV, valueFrom: { secretKeyRef: { name: LDAP_SECRET, key: "bind-password" } } }] : []),
+                    ...oidcClients(config).map((client) => fromSecret(client.env, client.slug, OIDC_SECRETS)),
+                    ...(settings.ldap ? [fromSecret(LDAP_BIND_ENV, "bind-password", LDAP_SECRET)] : []),
                   ],
                 },
                 // No bundled (Bitnami) PostgreSQL: CloudNativePG's Cluster.

@@ -5,17 +5,8 @@ import type { IPodMonitor } from "@kubernetes-models/prometheus-operator/monitor
 import type { IPrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { CNPG_NAMESPACE, CNPG_RELEASE } from "./cloudnative-pg.ts";
 import { OPERATOR_CAPABILITY } from "./databases.ts";
+import { alert } from "./monitoring.ts";
 import type { Component } from "./types.ts";
-
-type AlertRule = NonNullable<NonNullable<IPrometheusRule["spec"]["groups"]>[number]["rules"]>[number];
-
-const alert = (name: string, expr: string, duration: string, severity: "warning" | "critical", summary: string): AlertRule => ({
-  alert: name,
-  expr,
-  for: duration,
-  labels: { severity },
-  annotations: { summary },
-});
 
 export const cloudnativePgMonitoring: Component = {
   name: "cloudnative-pg-monitoring",

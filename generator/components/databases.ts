@@ -4,23 +4,23 @@
 // follow cloudnative-pg/cloudnative-pg v1.30.0 (api/v1) and plugin-barman-cloud v0.13.0.
 import type { HomelabConfig } from "../config/schema.ts";
 import type { BarmanObjectStore, CnpgCluster, CnpgExternalCluster, CnpgPlugin, CnpgScheduledBackup } from "../render/cnpg.ts";
-import { databaseStorageClass } from "./longhorn.ts";
+import { BACKUP_KEYS, copiesByDefault, databaseStorageClass } from "./longhorn.ts";
 import type { KubeObject, SecretSpec } from "./types.ts";
 
 /** The plugin's name as Clusters list it (plugin-barman-cloud internal/cnpgi/metadata/constants.go). */
-export const BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io";
+const BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io";
 /** What the barman-cloud plugin's unit provides; a Cluster that lists the plugin needs it. */
 export const BACKUP_PLUGIN_CAPABILITY = "postgres-backup-plugin";
 /** What the operator's unit provides: the postgresql.cnpg.io CRDs and the operator. */
 export const OPERATOR_CAPABILITY = "postgres-operator";
 /** CloudNativePG's Service for the primary: <cluster>-rw (pkg/specs/services.go). */
-export const PRIMARY_SERVICE_SUFFIX = "-rw";
+const PRIMARY_SERVICE_SUFFIX = "-rw";
 /** The Secret keys CloudNativePG reads for the owner (internal/management/utils/secrets.go: username, password). */
 export const CREDENTIAL_KEYS = { username: "username", password: "password" } as const;
 /** Without an archive, WAL a lagging replica's slot may hold back is capped (PostgreSQL max_slot_wal_keep_size). */
-export const LOCAL_WAL_LIMIT = "2GB";
+const LOCAL_WAL_LIMIT = "2GB";
 
-export interface DatabaseSpec {
+interface DatabaseSpec {
   /** The app, also its database and owner: gitea, authentik. */
   readonly app: string;
   readonly namespace: string;
@@ -36,7 +36,7 @@ export interface DatabaseSpec {
   readonly importFrom?: { readonly host: string; readonly passwordSecret: string; readonly passwordKey: string } | undefined;
 }
 
-export interface Database {
+interface Database {
   /** The Cluster's name; clients connect to <name>-rw. */
   readonly name: string;
   readonly host: string;
@@ -49,18 +49,18 @@ export interface Database {
   readonly needs: readonly string[];
 }
 
-export function instanceCount(config: HomelabConfig, configured: number | undefined): number {
-  return configured ?? Math.min(3, config.cluster.nodes?.length ?? 1);
+function instanceCount(config: HomelabConfig, configured: number | undefined): number {
+  return configured ?? copiesByDefault(config);
 }
 
 /** gitea-db → gitea-db-1 → gitea-db-2: a restore makes a new cluster, archived under its own name. */
-export function restoredName(from: string): string {
+function restoredName(from: string): string {
   const numbered = /^(.*)-([0-9]+)$/.exec(from);
   return numbered ? `${numbered[1]}-${Number(numbered[2]) + 1}` : `${from}-1`;
 }
 
 /** s3://bucket@region/path/ (Longhorn's form) → the bucket, region and folder barman writes under. */
-export function objectStorePath(target: string, app: string): { destinationPath: string; region: string } {
+function objectStorePath(target: string, app: string): { destinationPath: string; region: string } {
   const match = /^s3:\/\/([^@]+)@([^/]+)\/(.*)$/.exec(target);
   if (!match) throw new Error(`not an S3 backup target: ${target}`);
   const [, bucket, region, folder] = match as unknown as [string, string, string, string];
@@ -127,24 +127,16 @@ export function postgresDatabase(config: HomelabConfig, spec: DatabaseSpec): Dat
   ];
   const objects: KubeObject[] = [cluster(archiver ? [archiver] : [])];
   if (backup) {
-    const requiredBy = ["storage", "longhorn", "backup"];
+    const storePath = objectStorePath(backup.target, spec.app);
     // The same supplied values as Longhorn's credentials (one `homelab secrets set`), copied into this namespace.
-    secrets.push({
-      name: backupSecret,
-      namespace: spec.namespace,
-      data: {
-        AWS_ACCESS_KEY_ID: { supplied: "longhorn.backup.accessKeyId", requiredBy },
-        AWS_SECRET_ACCESS_KEY: { supplied: "longhorn.backup.secretAccessKey", requiredBy },
-        AWS_REGION: { literal: objectStorePath(backup.target, spec.app).region },
-      },
-    });
+    secrets.push({ name: backupSecret, namespace: spec.namespace, data: { ...BACKUP_KEYS, AWS_REGION: { literal: storePath.region } } });
     const store: BarmanObjectStore = {
       apiVersion: "barmancloud.cnpg.io/v1",
       kind: "ObjectStore",
       metadata: { name: objectStoreName, namespace: spec.namespace },
       spec: {
         configuration: {
-          destinationPath: objectStorePath(backup.target, spec.app).destinationPath,
+          destinationPath: storePath.destinationPath,
           ...(backup.endpoint ? { endpointURL: backup.endpoint } : {}),
           s3Credentials: {
             accessKeyId: { name: backupSecret, key: "AWS_ACCESS_KEY_ID" },

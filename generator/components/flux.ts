@@ -7,6 +7,7 @@
 // configuration": the source and Kustomization take the namespace's name).
 import { catalog } from "../catalog.ts";
 import { FLUX_NAMESPACE, helmRelease } from "../render/flux.ts";
+import { NEVER_PRUNE } from "../render/kube.ts";
 import type { FluxInstance } from "../render/crds.ts";
 import type { HomelabConfig } from "../config/schema.ts";
 import type { Component, KubeObject } from "./types.ts";
@@ -17,10 +18,8 @@ import type { Component, KubeObject } from "./types.ts";
  * uninstalls Flux when it is deleted (fluxcd/kustomize-controller v1.9.4
  * docs/spec/v1/kustomizations.md, "Prune"; flux-operator v0.58.1 docs/api/v1/fluxinstance.md).
  */
-const KEEP = { "kustomize.toolkit.fluxcd.io/prune": "disabled" } as const;
-
 function kept<T extends KubeObject & { metadata?: { annotations?: Record<string, string> } }>(object: T): T {
-  return { ...object, metadata: { ...object.metadata, annotations: { ...object.metadata?.annotations, ...KEEP } } };
+  return { ...object, metadata: { ...object.metadata, annotations: { ...object.metadata?.annotations, ...NEVER_PRUNE } } };
 }
 
 /** The Secret (created at first boot with a read-only Gitea token) Flux pulls with. */
@@ -41,7 +40,7 @@ export const flux: Component = {
     const instance: FluxInstance = {
       apiVersion: "fluxcd.controlplane.io/v1",
       kind: "FluxInstance",
-      metadata: { name: "flux", namespace: FLUX_NAMESPACE, annotations: KEEP },
+      metadata: { name: "flux", namespace: FLUX_NAMESPACE, annotations: { ...NEVER_PRUNE } },
       spec: {
         distribution: { version: config.flux.version, registry: "ghcr.io/fluxcd" },
         components: ["source-controller", "kustomize-controller", "helm-controller", "notification-controller"],

@@ -5,20 +5,20 @@ import type { HelmChartConfig } from "../render/crds.ts";
 import { fqdn } from "../render/kube.ts";
 import { yamlFile, yamlText } from "../render/yaml.ts";
 import type { HomelabConfig } from "../config/schema.ts";
-import { K3S_AGENT_CONFIG } from "../image/paths.ts";
+import { K3S_AGENT_CONFIG, K3S_SERVER_CONFIG, rootfsPath } from "../image/paths.ts";
 import { embeddedEtcd } from "../nodes/cluster.ts";
 import type { Component } from "./types.ts";
 
-export const K3S_DROP_IN = "image/rootfs/etc/rancher/k3s/config.yaml.d/00-image.yaml";
+export const K3S_DROP_IN = rootfsPath(`${K3S_SERVER_CONFIG}.d/00-image.yaml`);
 /** Agents read their own config file (image/paths.ts): the image's agent flags go beside it. */
-export const K3S_AGENT_DROP_IN = `image/rootfs${K3S_AGENT_CONFIG}.d/00-image.yaml`;
+export const K3S_AGENT_DROP_IN = rootfsPath(`${K3S_AGENT_CONFIG}.d/00-image.yaml`);
 
 /**
  * Flags of every node: all an agent gets (k3s agent refuses server-only keys), and part of a
  * server's. k3s-selinux is installed, and k3s only runs containers with SELinux labels when
  * told (`selinux`, docs.k3s.io/advanced#enabling-selinux-enforcement).
  */
-export function k3sAgentImageConfig(config: HomelabConfig): Record<string, unknown> {
+function k3sAgentImageConfig(config: HomelabConfig): Record<string, unknown> {
   return {
     selinux: true,
     // kube-prometheus-stack scrapes kube-proxy on every node from the node address.

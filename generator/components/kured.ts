@@ -9,10 +9,10 @@ import type { HomelabConfig } from "../config/schema.ts";
 import { REBOOT_SCRIPT, REBOOT_SENTINEL } from "../image/paths.ts";
 import { helmRelease } from "../render/flux.ts";
 import { namespace } from "../render/kube.ts";
-import { PROMETHEUS_URL, REBOOT_BLOCKING_ALERTS } from "./monitoring.ts";
+import { alert, PROMETHEUS_URL, REBOOT_BLOCKING_ALERTS } from "./monitoring.ts";
 import type { Component } from "./types.ts";
 
-export const KURED_NAMESPACE = "kured";
+const KURED_NAMESPACE = "kured";
 const ALL_DAYS = 7;
 
 /**
@@ -41,15 +41,13 @@ function rebootPendingRule(config: HomelabConfig): IPrometheusRule {
         {
           name: "homelab.updates",
           rules: [
-            {
-              alert: "NodeRebootPending",
-              expr: "max by (node) (kured_reboot_required) == 1",
-              for: everyDay ? "26h" : "8d",
-              labels: { severity: "warning" },
-              annotations: {
-                summary: `Node {{ $labels.node }} staged a new OS image and has not rebooted into it for ${everyDay ? "a day" : "a week"}: see docs/upgrades.md (a blocking alert, a drain that times out, or a held lock).`,
-              },
-            },
+            alert(
+              "NodeRebootPending",
+              "max by (node) (kured_reboot_required) == 1",
+              everyDay ? "26h" : "8d",
+              "warning",
+              `Node {{ $labels.node }} staged a new OS image and has not rebooted into it for ${everyDay ? "a day" : "a week"}: see docs/upgrades.md (a blocking alert, a drain that times out, or a held lock).`,
+            ),
           ],
         },
       ],

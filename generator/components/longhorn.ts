@@ -13,9 +13,20 @@ export const CRYPTO_SECRET = "longhorn-crypto";
 /** Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, off AWS, AWS_ENDPOINTS. */
 export const BACKUP_SECRET = "longhorn-backup-credentials";
 
-export function replicaCount(config: HomelabConfig): number {
-  return config.storage.longhorn.replicas ?? Math.min(3, config.cluster.nodes?.length ?? 1);
+/** Copies of data kept when the config names no number: one per node, at most three. */
+export function copiesByDefault(config: HomelabConfig): number {
+  return Math.min(3, config.cluster.nodes?.length ?? 1);
 }
+
+export function replicaCount(config: HomelabConfig): number {
+  return config.storage.longhorn.replicas ?? copiesByDefault(config);
+}
+
+/** The off-site target's keys, which the user sets once (`homelab secrets set`) for Longhorn and the databases. */
+export const BACKUP_KEYS = {
+  AWS_ACCESS_KEY_ID: { supplied: "longhorn.backup.accessKeyId", requiredBy: ["storage", "longhorn", "backup"] },
+  AWS_SECRET_ACCESS_KEY: { supplied: "longhorn.backup.secretAccessKey", requiredBy: ["storage", "longhorn", "backup"] },
+} as const;
 
 /**
  * The class a CloudNativePG database uses: with more than one instance PostgreSQL already keeps
@@ -147,8 +158,7 @@ export const longhorn: Component = {
                   name: BACKUP_SECRET,
                   namespace: LONGHORN_NAMESPACE,
                   data: {
-                    AWS_ACCESS_KEY_ID: { supplied: "longhorn.backup.accessKeyId", requiredBy: ["storage", "longhorn", "backup"] },
-                    AWS_SECRET_ACCESS_KEY: { supplied: "longhorn.backup.secretAccessKey", requiredBy: ["storage", "longhorn", "backup"] },
+                    ...BACKUP_KEYS,
                     ...(settings.backup.endpoint ? { AWS_ENDPOINTS: { literal: settings.backup.endpoint } } : {}),
                   },
                 },

@@ -53,7 +53,8 @@ function controlPlaneScraping(config: HomelabConfig): Record<string, unknown> {
 
 type AlertRule = NonNullable<NonNullable<IPrometheusRule["spec"]["groups"]>[number]["rules"]>[number];
 
-function alert(name: string, expr: string, duration: string, severity: "warning" | "critical", summary: string): AlertRule {
+/** One Prometheus alerting rule (monitoring's own, and those of components that bring alerts). */
+export function alert(name: string, expr: string, duration: string, severity: "warning" | "critical", summary: string): AlertRule {
   return { alert: name, expr, for: duration, labels: { severity }, annotations: { summary } };
 }
 

@@ -19,7 +19,9 @@ import {
   BOOTSTRAP_ENV,
   BOOTSTRAP_SCRIPT,
   HELM_BIN,
-  IMAGE_DIR,
+  K3S_DATA_DIR,
+  rootfsPath,
+  UNIT_DIR,
   K3S_BIN,
   K3S_KUBECONFIG,
   READER_KUBE_SECRET,
@@ -31,16 +33,12 @@ import {
 } from "./paths.ts";
 import { seedPath } from "./seed.ts";
 
-export const ROOTFS = `${IMAGE_DIR}/rootfs`;
-export const UNIT_DIR = "/usr/lib/systemd/system";
 export const TMPFILES = "/usr/lib/tmpfiles.d/homelab.conf";
 export const UNITS = ["k3s.service", "k3s-agent.service", "homelab-bootstrap.service"] as const;
 export const MODPROBE = "/usr/sbin/modprobe";
 /** The Gitea team giving the read-only user its access, and the name of Flux's token. */
 export const READER_TEAM = "readers";
 export const READER_TOKEN_NAME = "flux";
-/** k3s's own data folder (/var/lib/rancher/k3s), made at boot like everything under /var. */
-const K3S_DATA_DIR = "/var/lib/rancher/k3s";
 
 const templates = {
   k3s: imageTemplate("k3s.service.hbs"),
@@ -133,8 +131,6 @@ export function bootstrapSettings(config: HomelabConfig, plan: Plan): [string, s
 }
 
 export function bootFiles({ config, plan }: ImageInputs): GeneratedFile[] {
-  const rootfs = (path: string) => `${ROOTFS}${path}`;
-  const header = HEADER;
   const directories = [
     { path: STATE_DIR, mode: "0700" },
     { path: "/var/lib/rancher", mode: "0755" },
@@ -152,17 +148,17 @@ export function bootFiles({ config, plan }: ImageInputs): GeneratedFile[] {
     kubeconfig: K3S_KUBECONFIG,
   };
   return [
-    { path: rootfs(`${UNIT_DIR}/k3s.service`), content: templates.k3s({ header, k3s: K3S_BIN, modprobe: MODPROBE }) },
-    { path: rootfs(`${UNIT_DIR}/k3s-agent.service`), content: templates.agent({ header, k3s: K3S_BIN, modprobe: MODPROBE, agentConfig: K3S_AGENT_CONFIG }) },
+    { path: rootfsPath(`${UNIT_DIR}/k3s.service`), content: templates.k3s({ header: HEADER, k3s: K3S_BIN, modprobe: MODPROBE }) },
+    { path: rootfsPath(`${UNIT_DIR}/k3s-agent.service`), content: templates.agent({ header: HEADER, k3s: K3S_BIN, modprobe: MODPROBE, agentConfig: K3S_AGENT_CONFIG }) },
     {
-      path: rootfs(`${UNIT_DIR}/homelab-bootstrap.service`),
-      content: templates.bootstrapUnit({ header, script: BOOTSTRAP_SCRIPT, ageKey: AGE_KEY, done: BOOTSTRAP_DONE, stateDir: STATE_DIR }),
+      path: rootfsPath(`${UNIT_DIR}/homelab-bootstrap.service`),
+      content: templates.bootstrapUnit({ header: HEADER, script: BOOTSTRAP_SCRIPT, ageKey: AGE_KEY, done: BOOTSTRAP_DONE, stateDir: STATE_DIR }),
     },
-    { path: rootfs(BOOTSTRAP_SCRIPT), content: templates.script({ header, paths }), mode: 0o755 },
+    { path: rootfsPath(BOOTSTRAP_SCRIPT), content: templates.script({ header: HEADER, paths }), mode: 0o755 },
     {
-      path: rootfs(BOOTSTRAP_ENV),
-      content: templates.env({ header, script: BOOTSTRAP_SCRIPT, variables: bootstrapSettings(config, plan).map(([name, value]) => ({ name, value: shellQuote(value) })) }),
+      path: rootfsPath(BOOTSTRAP_ENV),
+      content: templates.env({ header: HEADER, script: BOOTSTRAP_SCRIPT, variables: bootstrapSettings(config, plan).map(([name, value]) => ({ name, value: shellQuote(value) })) }),
     },
-    { path: rootfs(TMPFILES), content: templates.tmpfiles({ header, directories }) },
+    { path: rootfsPath(TMPFILES), content: templates.tmpfiles({ header: HEADER, directories }) },
   ];
 }

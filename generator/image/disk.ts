@@ -31,7 +31,7 @@ export function quantityBytes(quantity: string): number {
  * each instance). A volume has as many replicas as its StorageClass's numberOfReplicas; a class
  * the tree does not define (Longhorn's own default) has Longhorn's replica count.
  */
-export function replicatedVolumeBytes(config: HomelabConfig, plan: Plan): number {
+function replicatedVolumeBytes(config: HomelabConfig, plan: Plan): number {
   const objects = plan.units.flatMap((unit) => Object.values(unit.files).flat()) as (KubeObject & Record<string, any>)[];
   const classReplicas = new Map(objects.filter((o) => o.kind === "StorageClass").map((o) => [o.metadata?.name, Number(o["parameters"]?.numberOfReplicas)]));
   const copies = (storageClass: unknown) => classReplicas.get(typeof storageClass === "string" ? storageClass : undefined) || replicaCount(config);

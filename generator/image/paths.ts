@@ -16,6 +16,13 @@ export const AGE_KEY = "/etc/homelab/age.key";
 export const STATE_DIR = "/var/lib/homelab";
 /** Folder of the image sources in the repository. */
 export const IMAGE_DIR = "image";
+/** The image's file overlay in the repository, copied onto / by the Containerfile. */
+export const ROOTFS = `${IMAGE_DIR}/rootfs`;
+/** Where the image's file at `path` (absolute on a node) lives in the repository. */
+export const rootfsPath = (path: string): string => `${ROOTFS}${path}`;
+export const UNIT_DIR = "/usr/lib/systemd/system";
+/** k3s's own data folder, made at boot like everything under /var. */
+export const K3S_DATA_DIR = "/var/lib/rancher/k3s";
 /** Where `npm run image:build` writes the bundle before the build copies it in (git-ignored). */
 export const BUILD_BUNDLE = "image/build/homelab.bundle";
 

@@ -5,13 +5,12 @@
 import { imageTemplate } from "./template.ts";
 import { HEADER, yamlFile } from "../render/yaml.ts";
 import type { GeneratedFile } from "../writer.ts";
-import { ROOTFS, UNIT_DIR } from "./boot.ts";
-import { REBOOT_SCRIPT, REBOOT_SENTINEL, STAGE_SCRIPT } from "./paths.ts";
+import { K3S_DATA_DIR, REBOOT_SCRIPT, REBOOT_SENTINEL, rootfsPath, STAGE_SCRIPT, UNIT_DIR } from "./paths.ts";
 
 export const STAGE_SERVICE = "homelab-os-stage.service";
 export const STAGE_TIMER = "homelab-os-stage.timer";
 /** How often a node looks for a new image after the first look an hour after boot. */
-export const STAGE_INTERVAL = "6h";
+const STAGE_INTERVAL = "6h";
 
 /**
  * The bases' automatic updates. Fedora and CentOS bootc ship bootc-fetch-apply-updates.timer,
@@ -28,7 +27,7 @@ export const BASE_UPDATE_TIMERS = ["bootc-fetch-apply-updates.timer", "rpm-ostre
  * pkg/daemons/agent/agent_linux.go, pkg/agent/config/config.go); the kubelet reads its *.conf
  * files in order. The file lives in the image and is linked in at boot.
  */
-export const KUBELET_DROP_IN_DIR = "/var/lib/rancher/k3s/agent/etc/kubelet.conf.d";
+const KUBELET_DROP_IN_DIR = `${K3S_DATA_DIR}/agent/etc/kubelet.conf.d`;
 export const KUBELET_DROP_IN = `${KUBELET_DROP_IN_DIR}/50-homelab-shutdown.conf`;
 export const KUBELET_DROP_IN_SOURCE = "/usr/lib/homelab/kubelet/50-homelab-shutdown.conf";
 export const UPDATES_TMPFILES = "/usr/lib/tmpfiles.d/homelab-updates.conf";
@@ -56,7 +55,7 @@ export const LONGHORN_SELINUX_MODULE = "/usr/share/selinux/packages/homelab/long
 const LONGHORN_SELINUX_RULE = "(allow iscsid_t self (capability (dac_override)))";
 
 /** Where embedded etcd keeps its data: only a server of several has it. */
-const ETCD_DIR = "/var/lib/rancher/k3s/server/db/etcd";
+const ETCD_DIR = `${K3S_DATA_DIR}/server/db/etcd`;
 
 const templates = {
   service: imageTemplate("homelab-os-stage.service.hbs"),
@@ -69,8 +68,6 @@ const templates = {
 const parent = (path: string) => path.slice(0, path.lastIndexOf("/"));
 
 export function updateFiles(): GeneratedFile[] {
-  const rootfs = (path: string) => `${ROOTFS}${path}`;
-  const header = HEADER;
   const kubelet = {
     apiVersion: "kubelet.config.k8s.io/v1beta1",
     kind: "KubeletConfiguration",
@@ -78,16 +75,16 @@ export function updateFiles(): GeneratedFile[] {
     shutdownGracePeriodCriticalPods: `${SHUTDOWN_CRITICAL_SECONDS}s`,
   };
   return [
-    { path: rootfs(`${UNIT_DIR}/${STAGE_SERVICE}`), content: templates.service({ header, script: STAGE_SCRIPT }) },
-    { path: rootfs(`${UNIT_DIR}/${STAGE_TIMER}`), content: templates.timer({ header, script: STAGE_SCRIPT, interval: STAGE_INTERVAL }) },
-    { path: rootfs(STAGE_SCRIPT), content: templates.stage({ header, sentinel: REBOOT_SENTINEL, sentinelDir: parent(REBOOT_SENTINEL) }), mode: 0o755 },
-    { path: rootfs(REBOOT_SCRIPT), content: templates.reboot({ header, etcdDir: ETCD_DIR }), mode: 0o755 },
+    { path: rootfsPath(`${UNIT_DIR}/${STAGE_SERVICE}`), content: templates.service({ header: HEADER, script: STAGE_SCRIPT }) },
+    { path: rootfsPath(`${UNIT_DIR}/${STAGE_TIMER}`), content: templates.timer({ header: HEADER, script: STAGE_SCRIPT, interval: STAGE_INTERVAL }) },
+    { path: rootfsPath(STAGE_SCRIPT), content: templates.stage({ header: HEADER, sentinel: REBOOT_SENTINEL, sentinelDir: parent(REBOOT_SENTINEL) }), mode: 0o755 },
+    { path: rootfsPath(REBOOT_SCRIPT), content: templates.reboot({ header: HEADER, etcdDir: ETCD_DIR }), mode: 0o755 },
     {
-      path: rootfs(UPDATES_TMPFILES),
-      content: templates.tmpfiles({ header, sentinelDir: parent(REBOOT_SENTINEL), kubeletDir: KUBELET_DROP_IN_DIR, kubeletLink: KUBELET_DROP_IN, kubeletTarget: KUBELET_DROP_IN_SOURCE }),
+      path: rootfsPath(UPDATES_TMPFILES),
+      content: templates.tmpfiles({ header: HEADER, sentinelDir: parent(REBOOT_SENTINEL), kubeletDir: KUBELET_DROP_IN_DIR, kubeletLink: KUBELET_DROP_IN, kubeletTarget: KUBELET_DROP_IN_SOURCE }),
     },
-    { path: rootfs(KUBELET_DROP_IN_SOURCE), content: yamlFile([kubelet]) },
-    { path: rootfs(LOGIND_DROP_IN), content: `${header}\n# The kubelet's graceful shutdown waits up to ${SHUTDOWN_GRACE_SECONDS} s for pods to stop.\n[Login]\nInhibitDelayMaxSec=${SHUTDOWN_GRACE_SECONDS + 30}\n` },
-    { path: rootfs(LONGHORN_SELINUX_MODULE), content: `; ${HEADER.slice(2)}\n; Longhorn's iscsid needs dac_override on SELinux-enforcing Fedora-family hosts.\n${LONGHORN_SELINUX_RULE}\n` },
+    { path: rootfsPath(KUBELET_DROP_IN_SOURCE), content: yamlFile([kubelet]) },
+    { path: rootfsPath(LOGIND_DROP_IN), content: `${HEADER}\n# The kubelet's graceful shutdown waits up to ${SHUTDOWN_GRACE_SECONDS} s for pods to stop.\n[Login]\nInhibitDelayMaxSec=${SHUTDOWN_GRACE_SECONDS + 30}\n` },
+    { path: rootfsPath(LONGHORN_SELINUX_MODULE), content: `; ${HEADER.slice(2)}\n; Longhorn's iscsid needs dac_override on SELinux-enforcing Fedora-family hosts.\n${LONGHORN_SELINUX_RULE}\n` },
   ];
 }

@@ -12,6 +12,9 @@ export const BACKUP_GROUP = "homelab-backup";
 export const SNAPSHOT_GROUP = "homelab-snapshot";
 export const CLUSTER_ISSUER = "homelab-ca";
 
+/** The annotation by which Flux never prunes an object (kustomize-controller docs/spec/v1/kustomizations.md, "Prune"). */
+export const NEVER_PRUNE = { "kustomize.toolkit.fluxcd.io/prune": "disabled" } as const;
+
 /** The StorageClass every tree-owned volume uses (see the longhorn component). */
 export function defaultStorageClass(config: HomelabConfig): string {
   return config.storage.longhorn.encryption ? "longhorn-encrypted" : "longhorn";
@@ -28,7 +31,7 @@ export function namespace(name: string, options: { labels?: Record<string, strin
     metadata: {
       name,
       ...(options.labels ? { labels: options.labels } : {}),
-      ...(options.holdsData ? { annotations: { "kustomize.toolkit.fluxcd.io/prune": "disabled" } } : {}),
+      ...(options.holdsData ? { annotations: { ...NEVER_PRUNE } } : {}),
     },
   } satisfies INamespace;
 }
@@ -50,7 +53,7 @@ export function dataVolume(config: HomelabConfig, options: { name: string; names
         [`recurring-job-group.longhorn.io/${SNAPSHOT_GROUP}`]: "enabled",
         ...(config.storage.longhorn.backup ? { [`recurring-job-group.longhorn.io/${BACKUP_GROUP}`]: "enabled" } : {}),
       },
-      annotations: { "kustomize.toolkit.fluxcd.io/prune": "disabled" },
+      annotations: { ...NEVER_PRUNE },
     },
     spec: {
       accessModes: ["ReadWriteOnce"],
