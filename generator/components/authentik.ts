@@ -8,7 +8,7 @@ import type { HomelabConfig } from "../config/schema.ts";
 import { blueprintText, env, find, keyOf } from "../auth/blueprint.ts";
 import { AUTHENTIK_SERVER, FORWARD_AUTH_MIDDLEWARE, forwardAuthApps } from "../auth/forward-auth.ts";
 import { ADMIN_GROUP, oidcClients } from "../auth/oidc.ts";
-import { CREDENTIAL_KEYS, postgresDatabase, suspendedWhile } from "./databases.ts";
+import { CREDENTIAL_KEYS, postgresDatabase } from "./databases.ts";
 import type { Component, ComponentOutput } from "./types.ts";
 
 const BLUEPRINTS = "authentik-blueprints";
@@ -306,7 +306,7 @@ export const authentik: Component = {
             blueprints: [blueprintConfigMap(config)],
             "forward-auth": [forwardAuthMiddleware()],
             database: database.objects,
-            release: suspendedWhile(settings.database.migrate, helmRelease({
+            release: helmRelease({
               name: "authentik",
               namespace: "authentik",
               chart: { ...catalog.charts.authentik, version: settings.version },
@@ -336,7 +336,9 @@ export const authentik: Component = {
                   },
                 },
               },
-            })),
+              // Step 1 of a migration: authentik keeps running on the bundled PostgreSQL.
+              suspend: settings.database.migrate,
+            }),
           },
           needs: ["storage", "ingress", "certificates", ...database.needs],
           provides: ["identity-provider", "forward-auth"],

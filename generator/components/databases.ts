@@ -68,13 +68,6 @@ function objectStorePath(target: string, app: string): { destinationPath: string
   return { destinationPath: `s3://${bucket}/${folder}postgres/${app}`, region };
 }
 
-/** During step 1 of a migration the app's release is suspended: it keeps running on the bundled PostgreSQL. */
-export function suspendedWhile(importing: boolean, objects: readonly KubeObject[]): KubeObject[] {
-  return objects.map((object) =>
-    importing && object.kind === "HelmRelease" ? { ...object, spec: { ...(object as KubeObject & { spec: object }).spec, suspend: true } } : object,
-  );
-}
-
 export function postgresDatabase(config: HomelabConfig, spec: DatabaseSpec): Database {
   const name = spec.restore ? restoredName(spec.restore.from) : `${spec.app}-db`;
   const instances = instanceCount(config, spec.instances);

@@ -14,7 +14,7 @@ import { yamlText } from "../render/yaml.ts";
 import type { HomelabConfig } from "../config/schema.ts";
 import { giteaRunnerObjects, RUNNER_TOKEN_SECRET } from "./gitea-runner.ts";
 import { issuerCheckUnit, issuerReady } from "../auth/issuer-check.ts";
-import { CREDENTIAL_KEYS, postgresDatabase, suspendedWhile } from "./databases.ts";
+import { CREDENTIAL_KEYS, postgresDatabase } from "./databases.ts";
 import type { Component, ComponentOutput, SecretSpec, Unit } from "./types.ts";
 
 /** Secret with username and password of the first admin (keys fixed by the chart). */
@@ -168,7 +168,7 @@ export const gitea: Component = {
           "trusted-ca": [trustedCaConfigMap("gitea", ca.rootCertificate)],
           volume: [dataVolume(config, { name: "gitea-data", namespace: "gitea", size: settings.storage.size })],
           database: database.objects,
-          release: suspendedWhile(settings.database.migrate, helmRelease({
+          release: helmRelease({
             name: "gitea",
             namespace: "gitea",
             chart: { ...catalog.charts.gitea, version: settings.version },
@@ -221,7 +221,9 @@ export const gitea: Component = {
               service: { ssh: { type: "LoadBalancer", port: settings.sshPort } },
               ingress: scaffoldIngressValues(host, "gitea-tls"),
             },
-          })),
+            // Step 1 of a migration: Gitea keeps running on the bundled PostgreSQL.
+            suspend: settings.database.migrate,
+          }),
         },
         needs: ["storage", "ingress", "certificates", ...database.needs],
         provides: ["git-server"],

@@ -37,6 +37,8 @@ export interface ReleaseOptions {
   /** Secrets or ConfigMaps merged into the values (credentials never go inline). */
   readonly valuesFrom?: ValuesFrom;
   readonly timeout?: string;
+  /** Flux leaves the release as it is (during step 1 of a database migration: docs/backup-restore.md). */
+  readonly suspend?: boolean;
 }
 
 /** The chart's source (HelmRepository or OCIRepository) and the HelmRelease that installs it. */
@@ -78,6 +80,7 @@ export function helmRelease(options: ReleaseOptions): KubeObject[] {
       driftDetection: { mode: "enabled" },
       ...(options.valuesFrom && options.valuesFrom.length > 0 ? { valuesFrom: options.valuesFrom } : {}),
       ...(options.values && Object.keys(options.values).length > 0 ? { values: options.values } : {}),
+      ...(options.suspend ? { suspend: true } : {}),
     },
   } satisfies IHelmRelease;
   return [source, release];

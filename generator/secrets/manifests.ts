@@ -9,6 +9,7 @@ import type { SecretSpec, SecretValue } from "../components/types.ts";
 import type { GeneratedFile } from "../writer.ts";
 import { UserError, type Diagnostic } from "../errors.ts";
 import { closest } from "../config/did-you-mean.ts";
+import { K3S_TOKEN_SECRET } from "../image/paths.ts";
 import { encryptDocument } from "./sops.ts";
 import type { SecretStore } from "./store.ts";
 
@@ -64,9 +65,10 @@ export function storeRefs(value: SecretValue): { name: string; origin: "generate
 
 const storeName = (value: SecretValue) => storeRefs(value)[0]?.name as string;
 
-/** What a new value breaks, for the values where that is more than a restart. */
-const REGENERATE_CONSEQUENCES: Record<string, string> = {
+/** What a new value breaks, for the values where that is more than a restart (`--regenerate`, `secrets set --force`). */
+export const REPLACEMENT_CONSEQUENCES: Record<string, string> = {
   "longhorn.cryptoKey": "encrypted volumes and off-site backups made with the old key can no longer be read",
+  [K3S_TOKEN_SECRET]: "nodes hold the old token: each needs new host files from `homelab node-config` before it can join again",
   "gitea.postgresPassword": "Gitea's existing database keeps the old password until you change it there too",
   "gitea.postgresAdminPassword": "the existing database keeps the old password until you change it there too",
   "authentik.postgresPassword": "Authentik's existing database keeps the old password until you change it there too",
@@ -115,7 +117,7 @@ export async function renderSecrets(
           col: 0,
           path: "",
           message: `is missing, but ${users.join(", ")} uses its value; homelab never makes a new one on its own`,
-          hint: `restore it from git (git checkout -- ${store.relativePath(name)}), or make a new value with \`npm run generate -- --regenerate ${name}\`${REGENERATE_CONSEQUENCES[name] ? ` (${REGENERATE_CONSEQUENCES[name]})` : ""}`,
+          hint: `restore it from git (git checkout -- ${store.relativePath(name)}), or make a new value with \`npm run generate -- --regenerate ${name}\`${REPLACEMENT_CONSEQUENCES[name] ? ` (${REPLACEMENT_CONSEQUENCES[name]})` : ""}`,
         });
         continue;
       }
