@@ -145,13 +145,16 @@ function removeIfUnchanged(baseDir: string, removal: FileRemoval): void {
   removeEmptyParents(baseDir, dirname(removal.path));
 }
 
-function apply(baseDir: string, journal: Journal, beforeChange: () => void): void {
+/** `recovering`: an interrupted run may have renamed some files already; this run knows it has not. */
+function apply(baseDir: string, journal: Journal, beforeChange: () => void, recovering: boolean): void {
   for (const write of journal.writes) {
     const target = join(baseDir, write.path);
-    try {
-      statSync(`${target}${TEMP_SUFFIX}`);
-    } catch {
-      continue; // Renamed by the run that was interrupted.
+    if (recovering) {
+      try {
+        statSync(`${target}${TEMP_SUFFIX}`);
+      } catch {
+        continue; // Renamed by the run that was interrupted.
+      }
     }
     beforeChange();
     renameSync(`${target}${TEMP_SUFFIX}`, target);
@@ -190,7 +193,7 @@ export function recoverTransaction(baseDir: string): "finished" | "undone" | und
   if (!journal) return undefined;
   try {
     if (journal.state === "committed") {
-      apply(baseDir, journal, () => {});
+      apply(baseDir, journal, () => {}, true);
       return "finished";
     }
     discard(baseDir, journal);
@@ -237,7 +240,7 @@ export function commitTransaction(baseDir: string, transaction: Transaction, env
     throw fileSystemError(error, join(baseDir, current));
   }
   try {
-    apply(baseDir, { ...journal, state: "committed" }, beforeChange);
+    apply(baseDir, { ...journal, state: "committed" }, beforeChange, false);
   } catch (error) {
     // Committed: the next run finishes what this one could not.
     throw fileSystemError(error, baseDir);

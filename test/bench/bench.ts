@@ -8,7 +8,7 @@
 // the render-diff of a one-line change (≤ 2 s) and diff --helm of a one-release change (≤ 5 s).
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { stringify, parse } from "yaml";
@@ -101,8 +101,11 @@ for (const count of [30, 300]) {
 
 // 300 apps against cdk8s, by turns so both meet the same machine: homelab with the config cache a
 // second run finds, homelab with it emptied, cdk8s writing the same apps' objects. Into the temp
-// folder's disk, and into memory (/dev/shm) where there is one: creating files costs a disk far
-// more after the last run's files were deleted, and homelab writes ~3.5× cdk8s's files.
+// folder's disk, and into memory (/dev/shm) where there is one. On a disk, each file or folder
+// made costs more the more were deleted in the last minutes: ext4 without a journal (this
+// machine's) skips inodes freed in the last 60 s or more (recently_deleted() in
+// fs/ext4/ialloc.c, half of a perf profile of the disk runs) by scanning them on every create —
+// so the figure follows how many files and folders each side makes, which it prints.
 const cdk8sConfig = repoWithApps(300);
 temporary.push(dirname(cdk8sConfig));
 time(generateArgs(cdk8sConfig));
@@ -112,7 +115,19 @@ const timed = (args: string[], before: () => void): number => {
   execFileSync(process.execPath, args, { cwd: root, env, stdio: "ignore" });
   return performance.now() - started;
 };
-function againstCdk8s(base: string): { warm: number; cold: number; cdk8s: number } {
+/** Files and folders below `dir`, itself not counted. */
+function entriesBelow(dir: string): { files: number; folders: number } {
+  const entries = readdirSync(dir, { recursive: true, withFileTypes: true });
+  const folders = entries.filter((entry) => entry.isDirectory()).length;
+  return { files: entries.length - folders, folders };
+}
+interface AgainstCdk8s {
+  warm: number;
+  cold: number;
+  cdk8s: number;
+  made: Record<"homelab" | "cdk8s", { files: number; folders: number }>;
+}
+function againstCdk8s(base: string): AgainstCdk8s {
   const turns: Record<"warm" | "cold" | "cdk8s", number[]> = { warm: [], cold: [], cdk8s: [] };
   const dir = mkdtempSync(join(base, "homelab-bench-out-"));
   temporary.push(dir);
@@ -123,9 +138,10 @@ function againstCdk8s(base: string): { warm: number; cold: number; cdk8s: number
     turns.cold.push(timed([homelab, "generate", "--config", cdk8sConfig, "--out", homelabOut], () => (clearOut(), rmSync(CONFIG_CACHE_PATH, { force: true }))));
     turns.cdk8s.push(timed([join(root, "test", "bench", "cdk8s-apps.mjs"), cdk8sOut, "300"], () => rmSync(cdk8sOut, { recursive: true, force: true })));
   }
-  return { warm: median(turns.warm), cold: median(turns.cold), cdk8s: median(turns.cdk8s) };
+  const made = { homelab: entriesBelow(homelabOut), cdk8s: entriesBelow(cdk8sOut) };
+  return { warm: median(turns.warm), cold: median(turns.cold), cdk8s: median(turns.cdk8s), made };
 }
-const cdk8sRows: [string, ReturnType<typeof againstCdk8s>][] = [["disk", againstCdk8s(tmpdir())]];
+const cdk8sRows: [string, AgainstCdk8s][] = [["disk", againstCdk8s(tmpdir())]];
 if (existsSync("/dev/shm")) cdk8sRows.push(["memory", againstCdk8s("/dev/shm")]);
 
 // The render-diff of the reference tree against a one-line change (goal: ≤ 2 s).
@@ -178,6 +194,8 @@ for (const [where, { warm, cold, cdk8s }] of cdk8sRows) {
       `${(cold / cdk8s).toFixed(2)}× without (${cold.toFixed(0)} ms); goal ≤ 0.8×: ${warm / cdk8s <= 0.8 ? "met" : "MISSED"}`,
   );
 }
+const { made } = cdk8sRows[0]![1];
+console.log(`  made per run: homelab ${made.homelab.files} files in ${made.homelab.folders} folders, cdk8s ${made.cdk8s.files} files in ${made.cdk8s.folders}`);
 console.log(`diff (reference tree, one-line change): ${diffRun.ms.toFixed(0)} ms; goal ≤ 2 s: ${diffRun.ms <= 2000 ? "met" : "MISSED"}`);
 console.log(`diff --helm (one release changed, chart cached): ${helmRun.ms.toFixed(0)} ms; goal ≤ 5 s: ${helmRun.ms <= 5000 ? "met" : "MISSED"}`);
 console.log(`goals: reference re-run ≤ 3× the floor: ${rows[0]![1] / floor <= 3 ? "met" : "MISSED"}; 10× apps ≤ 4× time: ${apps300 / apps30 <= 4 ? "met" : "MISSED"}`);
