@@ -90,7 +90,8 @@ export function parseConfig(text: string, file = "homelab.yaml"): LoadedConfig {
     );
   }
 
-  const raw = plainData(doc, file, at);
+  // An alias is written *name: without a star there is none, and no node need be visited.
+  const raw = plainData(doc, file, at, text.includes("*"));
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new UserError([{ file, line: 1, col: 1, path: "", message: "expected a mapping with the sections cluster, git, secrets, …" }]);
   }
@@ -109,8 +110,8 @@ type Path = (string | number)[];
  * The document as plain data, each alias a copy of its own. Aliases are checked first, so that
  * toJS cannot take long, and its one remaining failure (the alias count) is given a position.
  */
-function plainData(doc: Document, file: string, at: (offset: number) => { line: number; col: number }): unknown {
-  const aliases = aliasesOf(doc);
+function plainData(doc: Document, file: string, at: (offset: number) => { line: number; col: number }, mayHoldAliases: boolean): unknown {
+  const aliases = mayHoldAliases ? aliasesOf(doc) : [];
   const problem = (use: AliasUse, message: string, hint: string): Diagnostic => ({
     file,
     ...at(use.alias.range?.[0] ?? 0),
