@@ -19,6 +19,7 @@ Commands:
   secrets set NAME    store a secret you supply (read from stdin, not echoed), e.g. longhorn.backup.accessKeyId
       --force         replace a value homelab generated (asks you to type yes; --yes when not on a terminal)
   secrets list        every secret: whether it is set and which Secret uses it (never values)
+  secrets verify      decrypt every stored value with your age key (never shown): proves a restored key
       --config FILE   as for generate
   diff --base REF     what a change does: the tree at REF against the working tree
       --format markdown|text   (default markdown, for a pull-request comment)
@@ -124,10 +125,12 @@ async function runSecrets(args: string[]): Promise<number> {
     strict: true,
   });
   const [action, name, ...rest] = positionals;
-  const { setSecret, listSecrets } = await import("./secrets/commands.ts");
+  const { setSecret, listSecrets, verifySecrets } = await import("./secrets/commands.ts");
+  const noFlags = !name && !values.force && !values.yes;
   if (action === "set" && name && rest.length === 0) console.log(await setSecret(values.config, name, { force: values.force, yes: values.yes }));
-  else if (action === "list" && !name && !values.force && !values.yes) console.log(await listSecrets(values.config));
-  else throw new UserError("usage: homelab secrets set NAME [--force [--yes]] | homelab secrets list [--config FILE]");
+  else if (action === "list" && noFlags) console.log(await listSecrets(values.config));
+  else if (action === "verify" && noFlags) console.log(await verifySecrets(values.config));
+  else throw new UserError("usage: homelab secrets set NAME [--force [--yes]] | homelab secrets list | homelab secrets verify  [--config FILE]");
   return 0;
 }
 

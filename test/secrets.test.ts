@@ -90,6 +90,8 @@ describe("secret manifests", () => {
     const set2 = setSecret(dir, "longhorn.backup.secretAccessKey", canaries[1]!);
     const run = spawnSync(process.execPath, [cli, "generate"], { cwd: dir, encoding: "utf8" });
     const list = spawnSync(process.execPath, [cli, "secrets", "list"], { cwd: dir, encoding: "utf8" });
+    const verify = spawnSync(process.execPath, [cli, "secrets", "verify"], { cwd: dir, encoding: "utf8" });
+    expect(verify.stdout).toMatch(/^homelab: your age key reads all \d+ values in secrets\/\n$/);
     // An error path too: a broken store file must not echo what it holds.
     writeFileSync(configPath, readFileSync(configPath, "utf8").replace("us-west-004.backblazeb2", "eu-central-003.backblazeb2"));
     const noKeyRun = spawnSync(process.execPath, [cli, "generate"], { cwd: dir, encoding: "utf8", env: noKey() });
@@ -98,7 +100,7 @@ describe("secret manifests", () => {
 
     const generated = (await generate({ configPath })).files;
     const texts = [
-      ...[set1, set2, run, list, noKeyRun].flatMap((r) => [r.stdout, r.stderr]),
+      ...[set1, set2, run, list, verify, noKeyRun].flatMap((r) => [r.stdout, r.stderr]),
       ...allFiles(dir).map((f) => readFileSync(join(dir, f), "utf8")),
     ];
     for (const canary of canaries) for (const text of texts) expect(text).not.toContain(canary);
@@ -168,6 +170,41 @@ describe("stable bytes and the private key", () => {
       await expect(decryptDocument(text, [demoIdentity]), file).resolves.toBeDefined();
     }
     expect(readFileSync(join(dir, ".sops.yaml"), "utf8")).toContain(`age: ${DEMO_RECIPIENT},${recipient}`);
+  });
+});
+
+describe("secrets verify: proof that a restored key reads the store", () => {
+  const verify = (dir: string, env: NodeJS.ProcessEnv) => spawnSync(process.execPath, [cli, "secrets", "verify"], { cwd: dir, encoding: "utf8", env });
+
+  test("the right key reads every value; no key, another key or a damaged file is exit 1 naming what failed", async () => {
+    const { dir } = tempRepo(minimalConfig);
+    await generate({ configPath: join(dir, "homelab.yaml") });
+    const storeFiles = readdirSync(join(dir, "secrets")).sort();
+    expect(storeFiles.length).toBeGreaterThan(3);
+
+    const good = verify(dir, process.env);
+    expect([good.status, good.stdout, good.stderr]).toEqual([0, `homelab: your age key reads all ${storeFiles.length} values in secrets/\n`, ""]);
+
+    const none = verify(dir, noKey());
+    expect([none.status, none.stdout]).toEqual([1, ""]);
+    expect(none.stderr).toContain("no age private key was found\n  hint: put your key in ~/.config/sops/age/keys.txt");
+
+    const otherKeyFile = join(tempDir("homelab-other-key-"), "keys.txt");
+    writeFileSync(otherKeyFile, `${await generateIdentity()}\n`);
+    const other = verify(dir, { ...noKey(), SOPS_AGE_KEY_FILE: otherKeyFile });
+    expect(other.status).toBe(1);
+    expect(other.stderr).toContain(`secrets/: none of the ${storeFiles.length} values can be read; the first, secrets/${storeFiles[0]}: cannot decrypt`);
+    expect(other.stderr).toContain("hint: is your age key one of secrets.ageRecipients?");
+    expect(other.stderr.trim().split("\n")).toHaveLength(2);
+
+    // One file damaged (its encrypted value changed): only it is named, as damaged.
+    const damagedFile = join(dir, "secrets", storeFiles[1]!);
+    writeFileSync(damagedFile, readFileSync(damagedFile, "utf8").replace(/value: ENC\[AES256_GCM,data:(.)/, (_m, c: string) => `value: ENC[AES256_GCM,data:${c === "A" ? "B" : "A"}`));
+    const damaged = verify(dir, process.env);
+    expect(damaged.status).toBe(1);
+    expect(damaged.stderr).toMatch(new RegExp(`^secrets/${storeFiles[1]!.replaceAll(".", "\\.")}: cannot decrypt: `));
+    expect(damaged.stderr).toContain(`hint: restore it from git: \`git checkout -- secrets/${storeFiles[1]}\``);
+    expect(damaged.stderr.trim().split("\n")).toHaveLength(2);
   });
 });
 

@@ -1,5 +1,4 @@
-// `homelab secrets set NAME` and `homelab secrets list`: values go in, names come out —
-// never a value.
+// `homelab secrets set NAME`, `list` and `verify`: values go in, names come out — never a value.
 import { dirname, resolve } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { loadConfigFile } from "../config/load.ts";
@@ -9,7 +8,8 @@ import { componentsFor } from "../components/registry.ts";
 import { plan } from "../plan.ts";
 import { K3S_TOKEN_SECRET } from "../image/paths.ts";
 import { withRepositoryLock } from "../lock.ts";
-import { UserError } from "../errors.ts";
+import { UserError, type Diagnostic } from "../errors.ts";
+import { findAgeIdentities } from "./age-keys.ts";
 import { ensureCertificateAuthority } from "./internal-ca.ts";
 import { REPLACEMENT_CONSEQUENCES, secretFilePath, storeRefs } from "./manifests.ts";
 import { checkStoreName, SecretStore, STORE_DIR } from "./store.ts";
@@ -217,4 +217,41 @@ export async function listSecrets(configPath: string): Promise<string> {
       return `${name}\n  ${state} · ${row.origin}${row.usedBy.size > 0 ? ` · used by ${[...row.usedBy].join(", ")}` : ""}`;
     });
   return `${lines.join("\n")}\n\nValues live encrypted in ${STORE_DIR}/<name>.sops.yaml; read one with \`sops -d ${STORE_DIR}/<name>.sops.yaml\`.`;
+}
+
+/**
+ * Decrypts every stored value with the age key at hand and forgets it: proof, after restoring the
+ * key or a clone, that the store can be read before a run needs to. Names what it cannot read.
+ */
+export async function verifySecrets(configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const repoDir = dirname(resolve(configPath));
+  const { config } = loadConfigFile(resolve(configPath));
+  const store = new SecretStore(repoDir, config.secrets.ageRecipients, env);
+  const names = store.names();
+  if (names.length === 0) return `homelab: ${STORE_DIR}/ holds no values yet: \`npm run generate\` makes them`;
+  let identities: string[];
+  try {
+    identities = findAgeIdentities(env);
+  } catch (error) {
+    throw new UserError(`cannot read the age key: ${(error as Error).message}`);
+  }
+  if (identities.length === 0) {
+    throw new UserError([{ file: "homelab", line: 0, col: 0, path: "", message: "no age private key was found", hint: "put your key in ~/.config/sops/age/keys.txt or point SOPS_AGE_KEY_FILE at it" }]);
+  }
+  const unreadable: Diagnostic[] = [];
+  for (const name of names) {
+    try {
+      await store.value(name);
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      unreadable.push(...error.diagnostics);
+    }
+  }
+  // A key that reads nothing is one problem, not one per file.
+  const [first] = unreadable;
+  if (first && unreadable.length === names.length && names.length > 1) {
+    throw new UserError([{ ...first, file: `${STORE_DIR}/`, message: `none of the ${names.length} values can be read; the first, ${first.file}: ${first.message}` }]);
+  }
+  if (unreadable.length > 0) throw new UserError(unreadable);
+  return `homelab: your age key reads all ${names.length} values in ${STORE_DIR}/`;
 }
