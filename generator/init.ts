@@ -19,6 +19,8 @@ import { sha256 } from "./hash.ts";
 import { commitTransaction, hasPendingTransaction, recoverTransaction, type FileRemoval, type FileWrite } from "./transaction.ts";
 import { MANIFEST_PATH, parseManifest } from "./writer.ts";
 import { STORE_DIR } from "./secrets/store.ts";
+import { CA_RECORD_PATH } from "./state-paths.ts";
+import { CACHE_PATH } from "./up-to-date.ts";
 import { addToKeysFile, checkKeyFileForNewKey, defaultAgeKeyFile } from "./secrets/age-keys.ts";
 
 /** The demo's TEST-ONLY recipient (test/fixtures/demo-age.key): a setup with it is the demo. */
@@ -140,7 +142,7 @@ function checkIsDemo(dir: string, configPath: string): void {
 
 /** The demo's own files: its tree as homelab wrote it, its secret store and CA as committed. */
 function demoFiles(dir: string): Map<string, string> {
-  const files = committedUnchanged(dir, [STORE_DIR, "certs", "homelab.yaml"]);
+  const files = committedUnchanged(dir, [STORE_DIR, "certs", CA_RECORD_PATH, "homelab.yaml"]);
   const manifestPath = join(dir, MANIFEST_PATH);
   if (existsSync(manifestPath)) {
     const text = readFileSync(manifestPath, "utf8");
@@ -193,7 +195,8 @@ function changeFor(dir: string, setup: readonly FileWrite[], demo: ReadonlyMap<s
       return false;
     }
     if (current.toString("utf8") === file.content && (statSync(join(dir, file.path)).mode & 0o777) === file.mode) return false;
-    if (demo.get(file.path) !== sha256(current)) inTheWay.push(file.path);
+    // The run cache of an earlier generate only ever saves work: the new one replaces it.
+    if (file.path !== CACHE_PATH && demo.get(file.path) !== sha256(current)) inTheWay.push(file.path);
     return true;
   });
   if (inTheWay.length > 0) {

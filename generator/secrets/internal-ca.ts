@@ -8,6 +8,7 @@ import type { HomelabConfig } from "../config/schema.ts";
 import { UserError, type Diagnostic } from "../errors.ts";
 import { createCertificateAuthority, type ProvisionerPublic } from "./ca.ts";
 import type { SecretStore } from "./store.ts";
+import { CA_RECORD_PATH } from "../state-paths.ts";
 
 /** Store names of the CA's secrets. */
 export const CA_SECRETS = {
@@ -35,7 +36,6 @@ export function caPaths(config: HomelabConfig) {
 }
 
 /** Where the generator records which certificates belong with which stored keys. */
-const CA_RECORD_PATH = ".homelab/internal-ca.json";
 
 /** The record: the certificates' hashes and the stored keys' fingerprints (no plaintext, no key needed). */
 function caRecord(certificates: Record<string, string>, store: SecretStore): string {
