@@ -2,8 +2,9 @@
 // 0 success, 1 a problem the user can fix (printed without a stack trace), 2 a bug.
 import { writeFileSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "./args.ts";
 import { formatDiagnostic, UserError } from "./errors.ts";
+import { fileSystemError } from "./fs-errors.ts";
 
 const usage = `Usage: homelab <command> [options]
 
@@ -50,7 +51,7 @@ Commands:
 `;
 
 async function runDiff(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args,
     options: { base: { type: "string" }, config: { type: "string", default: "homelab.yaml" }, format: { type: "string", default: "markdown" }, output: { type: "string" }, helm: { type: "boolean", default: false } },
     strict: true,
@@ -64,7 +65,7 @@ async function runDiff(args: string[]): Promise<number> {
 }
 
 async function runStatus(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args,
     options: { kubeconfig: { type: "string" }, wait: { type: "boolean", default: false }, timeout: { type: "string" } },
     strict: true,
@@ -82,7 +83,7 @@ async function runStatus(args: string[]): Promise<number> {
 }
 
 async function runSmoke(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args,
     options: { kubeconfig: { type: "string" }, config: { type: "string", default: "homelab.yaml" }, timeout: { type: "string", default: "10m" } },
     strict: true,
@@ -94,7 +95,7 @@ async function runSmoke(args: string[]): Promise<number> {
 }
 
 async function runPrComment(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args,
     options: { file: { type: "string" }, api: { type: "string" }, repository: { type: "string" }, pr: { type: "string" } },
     strict: true,
@@ -111,14 +112,14 @@ async function runPrComment(args: string[]): Promise<number> {
 }
 
 async function runInit(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { name: { type: "string" }, domain: { type: "string" }, owner: { type: "string" }, dir: { type: "string", default: "." } }, strict: true });
+  const { values } = parseCommandArgs({ args, options: { name: { type: "string" }, domain: { type: "string" }, owner: { type: "string" }, dir: { type: "string", default: "." } }, strict: true });
   const { init } = await import("./init.ts");
   console.log(await init({ dir: values.dir, name: values.name, domain: values.domain, owner: values.owner }));
   return 0;
 }
 
 async function runSecrets(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandArgs({
     args,
     options: { config: { type: "string", default: "homelab.yaml" }, force: { type: "boolean", default: false }, yes: { type: "boolean", default: false } },
     allowPositionals: true,
@@ -135,7 +136,7 @@ async function runSecrets(args: string[]): Promise<number> {
 }
 
 async function runGenerate(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args,
     options: {
       config: { type: "string", default: "homelab.yaml" },
@@ -199,7 +200,7 @@ function summaryLine(result: Generated["result"], elapsed: string): string {
 }
 
 async function runCa(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandArgs({
     args,
     options: { config: { type: "string", default: "homelab.yaml" }, yes: { type: "boolean", default: false } },
     allowPositionals: true,
@@ -225,11 +226,15 @@ async function runCa(args: string[]): Promise<number> {
 async function runSchema(args: string[]): Promise<number> {
   // TypeBox builds the schema; only this command pays for loading it.
   const { schemaJson } = await import("./config/schema-json.ts");
-  const { values } = parseArgs({ args, options: { out: { type: "string", default: "schemas/homelab.schema.json" }, precompiled: { type: "boolean", default: false } }, strict: true });
+  const { values } = parseCommandArgs({ args, options: { out: { type: "string", default: "schemas/homelab.schema.json" }, precompiled: { type: "boolean", default: false } }, strict: true });
   const target = resolve(values.out);
-  mkdirSync(dirname(target), { recursive: true });
   const schema = schemaJson();
-  writeFileSync(target, schema);
+  try {
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, schema);
+  } catch (error) {
+    throw fileSystemError(error, target);
+  }
   console.log(`homelab: wrote ${values.out}`);
   if (values.precompiled) {
     const { validatorSource, VALIDATOR_PATH } = await import("./config/validator-source.ts");
@@ -284,6 +289,13 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof UserError) {
       console.error(error.message);
+      return 1;
+    }
+    // A file operation the user can fix (a path in the way, no permission, a full disk), wherever it failed.
+    const { syscall, path } = error as NodeJS.ErrnoException;
+    const asUserError = syscall !== undefined && path !== undefined ? fileSystemError(error, path) : undefined;
+    if (asUserError instanceof UserError) {
+      console.error(asUserError.message);
       return 1;
     }
     if (error instanceof TypeError && (error as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS")) {

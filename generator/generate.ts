@@ -1,9 +1,10 @@
 // The pipeline: load → validate → defaults → plan → render → verify → write.
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { formatDiagnostic, UserError, type Diagnostic } from "./errors.ts";
 import { checkCaCertificateFiles } from "./config/ca-certificates.ts";
-import { formatPath, loadConfigFile } from "./config/load.ts";
+import { checkConfigFile, formatPath, loadConfigFile } from "./config/load.ts";
+import { STORE_DIR } from "./secrets/store.ts";
 import { componentsFor } from "./components/registry.ts";
 import { docsFiles } from "./docs.ts";
 import { workflowFiles } from "./ci/workflows.ts";
@@ -15,7 +16,7 @@ import { sopsConfigFile } from "./secrets/sops-config.ts";
 import { SecretStore } from "./secrets/store.ts";
 import { treeFiles } from "./tree.ts";
 import { verifyFilePaths, verifyPlan } from "./verify.ts";
-import { runCache } from "./up-to-date.ts";
+import { isRegularFile, runCache } from "./up-to-date.ts";
 import { checkTree, MANIFEST_PATH, previousSecretFiles, writeFileAtomic, writeTree, type CheckResult, type GeneratedFile, type WriteResult } from "./writer.ts";
 import { isInside, physicalPath } from "./fs-paths.ts";
 import { withRepositoryLock } from "./lock.ts";
@@ -80,7 +81,12 @@ export async function render(options: GenerateOptions): Promise<Rendered> {
   };
 }
 
-/** Refuses output folders that would write where homelab must not: /, git's own folder, a file, a link out of the repository. */
+/** The repository's own state, which a tree written over it would damage. */
+const STATE_FOLDERS = [STORE_DIR, "certs", ".homelab"];
+/** Kernel file systems: what looks like files there are not, and writing may hang or change the system. */
+const SYSTEM_FOLDERS = ["/proc", "/sys", "/dev"];
+
+/** Refuses output folders that would write where homelab must not: /, a .git folder, the repository's state, the kernel's, a file, a link out of the repository. */
 function checkOutDir(repoDir: string, outDir: string): void {
   const refuse = (message: string, hint: string) => new UserError([{ file: outDir, line: 0, col: 0, path: "", message, hint }]);
   if (outDir === resolve("/")) throw refuse("is the file system's root", "choose a folder of its own with --out");
@@ -88,9 +94,12 @@ function checkOutDir(repoDir: string, outDir: string): void {
   const real = physicalPath(outDir);
   const realRepo = realpathSync(repoDir);
   if (real === resolve("/")) throw refuse("leads to the file system's root", "choose a folder of its own with --out");
-  for (const gitDir of [join(repoDir, ".git"), join(realRepo, ".git")]) {
-    if (isInside(gitDir, outDir) || isInside(gitDir, real)) throw refuse("is inside the repository's .git folder", "choose a folder outside .git with --out");
+  // Any repository's .git, not only this one's: git keeps its objects and settings there.
+  if ([outDir, real].some((path) => path.split(sep).includes(".git"))) throw refuse("is inside a .git folder", "choose a folder outside .git with --out");
+  for (const folder of STATE_FOLDERS) {
+    if (isInside(join(realRepo, folder), real)) throw refuse(`is inside the repository's ${folder}/, which holds what homelab cannot make again`, "choose a folder of its own with --out");
   }
+  if (SYSTEM_FOLDERS.some((folder) => isInside(folder, real))) throw refuse("is inside a kernel file system", "choose a folder on disk with --out");
   if (isInside(repoDir, outDir) && !isInside(realRepo, real)) throw refuse("is reached through a symbolic link that leaves the repository", "use the link's real target with --out, or a real folder");
 }
 
@@ -98,9 +107,11 @@ function checkOutDir(repoDir: string, outDir: string): void {
 async function inOutputFolder<T>(options: GenerateOptions, command: string | undefined, work: (outDir: string, recovered: string | undefined) => Promise<T>): Promise<T> {
   const repoDir = dirname(resolve(options.configPath));
   const outDir = resolve(options.outDir ?? repoDir);
+  // Said first: without the config there is no repository to check the output folder against.
+  checkConfigFile(resolve(options.configPath));
   checkOutDir(repoDir, outDir);
-  // Without a config (load reports it) or only reading (--check), there is nothing to lock.
-  if (command === undefined || !existsSync(resolve(options.configPath))) return work(outDir, undefined);
+  // Only reading (--check): there is nothing to lock.
+  if (command === undefined) return work(outDir, undefined);
   return withRepositoryLock(outDir, command, async () => work(outDir, recoverTransaction(outDir)));
 }
 
@@ -109,8 +120,9 @@ export async function generate(options: GenerateOptions): Promise<Rendered & { r
     const rendered = await render(options);
     // A preview in another folder takes the state it needs with it and leaves the repository's alone.
     const result = writeTree(outDir, rendered.files, { stateFiles: rendered.stateFiles, protectedFiles: [resolve(options.configPath)], env: options.env });
-    // A clean run is remembered, so the next one with the same inputs can stop early (up-to-date.ts).
-    if (result.kept.length === 0) {
+    // A clean run is remembered, so the next one with the same inputs can stop early (up-to-date.ts);
+    // a config from a pipe cannot be read again to check that.
+    if (result.kept.length === 0 && isRegularFile(resolve(options.configPath))) {
       const manifest = { path: MANIFEST_PATH, content: readFileSync(join(outDir, MANIFEST_PATH), "utf8") };
       const cache = runCache({
         configPath: options.configPath,

@@ -36,6 +36,11 @@ interface RunCache {
   readonly warnings: string[];
 }
 
+/** False for a pipe or a device, which a second read would not find again (or never finish). */
+export function isRegularFile(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() === true;
+}
+
 function hashFile(path: string): string {
   try {
     return sha256(readFileSync(path));
@@ -104,6 +109,8 @@ export function runCache(run: RecordedRun): { path: string; content: string } {
 
 /** The recorded run's warnings and file count when nothing it read or wrote has changed since. */
 export function unchangedSinceLastRun(configPath: string, outDir: string): { warnings: string[]; unchanged: number } | undefined {
+  // A config from a pipe can be read once only: by the pipeline.
+  if (!isRegularFile(configPath)) return undefined;
   let cache: RunCache;
   try {
     cache = JSON.parse(readFileSync(join(outDir, CACHE_PATH), "utf8")) as RunCache;

@@ -82,7 +82,7 @@ describe("YAML aliases read as copies and cannot explode", () => {
 
   test("nesting deeper than the YAML reader goes is an error, not a crash", () => {
     const { dir } = tempRepo(`${minimalConfig}apps:\n  demo:\n    chart: ${chart}\n    values: {a: ${"[".repeat(5000)}${"]".repeat(5000)}}\n`);
-    expectCliRejects(dir, /invalid YAML/);
+    expectCliRejects(dir, /nests too deeply to read/);
   });
 });
 

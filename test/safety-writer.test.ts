@@ -135,8 +135,8 @@ describe("output folders", () => {
     writeFileSync(join(dir, "a-file"), "x");
     symlinkSync(tempDir(), join(dir, "linked"));
     expectClean(run(["generate", "--out", "/"], dir), /^\/: is the file system's root/);
-    expectClean(run(["generate", "--out", ".git"], dir), /is inside the repository's \.git folder/);
-    expectClean(run(["generate", "--out", ".git/hooks"], dir), /is inside the repository's \.git folder/);
+    expectClean(run(["generate", "--out", ".git"], dir), /is inside a \.git folder/);
+    expectClean(run(["generate", "--out", ".git/hooks"], dir), /is inside a \.git folder/);
     expectClean(run(["generate", "--out", "a-file"], dir), /a-file: is a file, not a folder/);
     expectClean(run(["generate", "--out", "linked/tree"], dir), /symbolic link that leaves the repository/);
     expect(readdirSync(dir).sort()).toEqual([".git", "a-file", "homelab.yaml", "linked"]);

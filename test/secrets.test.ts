@@ -208,6 +208,17 @@ describe("secrets verify: proof that a restored key reads the store", () => {
   });
 });
 
+test("secrets verify names a value you supply that the config needs and nobody set", async () => {
+  const { dir, configPath } = tempRepo(withBackup);
+  expect(setSecret(dir, "longhorn.backup.accessKeyId", "key-id").status).toBe(0);
+  await generate({ configPath }).catch(() => undefined);
+  const run = spawnSync(process.execPath, [cli, "secrets", "verify"], { cwd: dir, encoding: "utf8" });
+  expect(run.status).toBe(1);
+  expect(run.stderr).toContain("secrets/longhorn.backup.secretAccessKey.sops.yaml: is not set, and infrastructure/longhorn/config/longhorn-backup-credentials.sops.yaml");
+  expect(run.stderr).toContain("hint: run `npx homelab secrets set longhorn.backup.secretAccessKey`");
+  expect(run.stderr).not.toContain("accessKeyId");
+});
+
 describe("the internal CA in the cluster", () => {
   test("the StepClusterIssuer trusts the committed root, and step-ca gets its keys through valuesFrom", async () => {
     const { dir, configPath } = tempRepo(minimalConfig);

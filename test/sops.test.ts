@@ -288,6 +288,13 @@ describe("encryptDocument", () => {
     expect(goFormatFloat(NaN)).toBe("NaN");
   });
 
+  it("a value of megabytes round-trips: reading its base64 takes no regexp stack", async () => {
+    const { identity, recipient } = await newKey();
+    const value = "v".repeat(4 * 1024 * 1024);
+    const text = await encryptDocument({ value }, { recipients: [recipient] });
+    expect((await decryptDocument(text, [identity])).data).toEqual({ value });
+  });
+
   it("refuses what sops refuses: no recipients, non-X25519 recipients, an existing sops key", async () => {
     const { recipient } = await newKey();
     await rejects(encryptDocument({ a: "b" }, { recipients: [] }), /at least one age recipient/);

@@ -1,10 +1,10 @@
 // load → validate → defaults: YAML text in, a complete HomelabConfig (or diagnostics with
 // file:line:col) out.
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename } from "node:path";
 import type { ErrorObject } from "ajv";
-import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node } from "yaml";
+import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type YAMLError } from "yaml";
 import { UserError, type Diagnostic } from "../errors.ts";
 import { closest } from "./did-you-mean.ts";
 import type { HomelabConfig } from "./schema.ts";
@@ -43,15 +43,61 @@ function validateSchema(config: unknown): config is HomelabConfig {
   return validator(config);
 }
 
+/** Far above any real config (the 300-app bench's is 83 KB): a bigger file is not one. */
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Throws unless `path` can be a config: it exists and is not a folder, and a regular file is of a
+ * config's size. A pipe (`--config <(sops -d …)`) is fine: it is read up to that size only.
+ */
+export function checkConfigFile(path: string): void {
+  const problem = (reason: string) =>
+    new UserError([{ file: path, line: 0, col: 0, path: "", message: `cannot read the config: ${reason}`, hint: "pass --config FILE, or run `npx homelab init` to create one" }]);
+  let stats;
+  try {
+    stats = statSync(path);
+  } catch (error) {
+    throw problem((error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message);
+  }
+  if (stats.isDirectory()) throw problem("it is a folder");
+  if (stats.size > MAX_CONFIG_BYTES) throw problem(tooLarge);
+}
+
+const tooLarge = `it is larger than a config can be (${MAX_CONFIG_BYTES / 1024 / 1024} MiB)`;
+
+/** The file's text; what is not a regular file is read up to MAX_CONFIG_BYTES, as /dev/zero never ends. */
+function readConfigText(path: string): string {
+  if (statSync(path).isFile()) return readFileSync(path, "utf8");
+  const fd = openSync(path, "r");
+  try {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const read = readSync(fd, chunk, 0, chunk.length, null);
+      if (read === 0) break;
+      chunks.push(chunk.subarray(0, read));
+      length += read;
+      if (length > MAX_CONFIG_BYTES) {
+        throw new UserError([{ file: path, line: 0, col: 0, path: "", message: `cannot read the config: ${tooLarge}`, hint: "pass --config FILE, or run `npx homelab init` to create one" }]);
+      }
+    }
+    return Buffer.concat(chunks).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** `cachePath`: where loaded configs are remembered (load-cache.ts; tests use their own). */
 export function loadConfigFile(path: string, cachePath = CONFIG_CACHE_PATH): LoadedConfig {
+  checkConfigFile(path);
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readConfigText(path);
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+    if (error instanceof UserError) throw error;
     throw new UserError([
-      { file: path, line: 0, col: 0, path: "", message: `cannot read the config: ${reason}`, hint: "pass --config FILE, or run `npx homelab init` to create one" },
+      { file: path, line: 0, col: 0, path: "", message: `cannot read the config: ${(error as Error).message}`, hint: "pass --config FILE, or run `npx homelab init` to create one" },
     ]);
   }
   const file = basename(path);
@@ -80,13 +126,7 @@ export function parseConfig(text: string, file = "homelab.yaml"): LoadedConfig {
 
   if (doc.errors.length > 0) {
     throw new UserError(
-      doc.errors.map((e) => ({
-        file,
-        ...at(e.pos[0]),
-        path: "",
-        message: e.code === "DUPLICATE_KEY" ? `duplicate key "${keyAt(text, e.pos[0])}"` : `invalid YAML: ${firstLine(e.message)}`,
-        hint: e.code === "DUPLICATE_KEY" ? "remove or merge one of the two entries" : undefined,
-      })),
+      doc.errors.map((e) => ({ file, ...at(e.pos[0]), path: "", ...yamlProblem(e, text) })),
     );
   }
 
@@ -102,6 +142,14 @@ export function parseConfig(text: string, file = "homelab.yaml"): LoadedConfig {
   const { errors, warnings } = checkRules(config, (path, message, hint) => ({ file, ...locate(path), path: formatPath(path), message, hint }));
   if (errors.length > 0) throw new UserError(errors);
   return { config, warnings, locate };
+}
+
+/** What a YAML error means for someone editing homelab.yaml (the library's words name its own API). */
+function yamlProblem(error: YAMLError, text: string): { message: string; hint?: string } {
+  if (error.code === "DUPLICATE_KEY") return { message: `duplicate key "${keyAt(text, error.pos[0])}"`, hint: "remove or merge one of the two entries" };
+  if (error.code === "MULTIPLE_DOCS") return { message: "a second YAML document starts here, and homelab.yaml is one document", hint: "remove this `---` line (or what follows it)" };
+  if (/Maximum call stack size exceeded|Stack overflow/.test(error.message)) return { message: "nests too deeply to read", hint: "a config nests a few levels; flatten the values" };
+  return { message: `invalid YAML: ${firstLine(error.message)}` };
 }
 
 type Path = (string | number)[];

@@ -1,9 +1,10 @@
 // `homelab diff --base REF`: the working tree against the tree at REF, rendered as Flux sees it.
 import { accessSync, constants, existsSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.ts";
 import { fileSystemError } from "../fs-errors.ts";
+import { physicalPath } from "../fs-paths.ts";
 import { check } from "../generate.ts";
 import type { CheckResult } from "../writer.ts";
 import { compareTrees } from "./compare.ts";
@@ -41,9 +42,12 @@ const CHART_FETCH_TIMEOUT_MS = 30_000;
 const LISTED_FILES = 5;
 
 /** Why the whole diff could not be written to `path`; undefined when it can. */
-function outputProblem(path: string): string | undefined {
+function outputProblem(path: string, configPath: string): string | undefined {
   const target = resolve(path);
   const folder = dirname(target);
+  // A report written over the config or into git's own folder would break the repository.
+  if (physicalPath(target) === physicalPath(configPath)) return "that is the config itself; give another file name";
+  if ([target, physicalPath(target)].some((p) => p.split(sep).includes(".git"))) return "that is inside a .git folder; give a file outside it";
   try {
     if (!statSync(folder).isDirectory()) return `${folder} is a file, not a folder`;
     if (statSync(target, { throwIfNoEntry: false })?.isDirectory()) return "that is a folder; give a file name";
@@ -89,7 +93,7 @@ export async function diffCommand(options: DiffOptions): Promise<string> {
     throw new UserError([{ file: options.configPath, line: 0, col: 0, path: "", message: "no such file", hint: "pass --config FILE: the homelab.yaml of the repository to diff" }]);
   }
   // Before any work, so a bad path leaves nothing half-done.
-  const outputError = options.output === undefined ? undefined : outputProblem(options.output);
+  const outputError = options.output === undefined ? undefined : outputProblem(options.output, configPath);
   if (outputError) throw new UserError(`--output ${options.output}: ${outputError}`);
   const baseDir = await checkoutToTemp(dirname(configPath), options.base);
   try {

@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "../args.ts";
 import { loadConfigFile } from "../config/load.ts";
 import { UserError } from "../errors.ts";
 import { imageTags } from "./build.ts";
@@ -51,7 +51,7 @@ function run(builder: Builder, args: string[], cwd: string): boolean {
 }
 
 export async function imageBuildCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args,
     options: {
       config: { type: "string", default: "homelab.yaml" },

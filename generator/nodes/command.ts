@@ -1,9 +1,9 @@
 // `homelab node-config NAME`: the host files node NAME needs at install, written with their
 // secrets outside the repository (0700 folder, 0600 files). Prints paths, never a value.
-import { chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "../args.ts";
 import { isInside, physicalPath } from "../fs-paths.ts";
 import { identityToRecipient } from "age-encryption";
 import { loadConfigFile } from "../config/load.ts";
@@ -17,7 +17,7 @@ import { clusterNodes, firstServer } from "./cluster.ts";
 import { hostFiles, hostReadme, type NodeSecrets } from "./host-files.ts";
 
 export async function nodeConfigCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { config: { type: "string", default: "homelab.yaml" }, out: { type: "string" } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseCommandArgs({ args, options: { config: { type: "string", default: "homelab.yaml" }, out: { type: "string" } }, allowPositionals: true, strict: true });
   const [name, ...rest] = positionals;
   if (!name || rest.length > 0) throw new UserError("usage: homelab node-config NAME [--config FILE] [--out DIR]");
   const configPath = resolve(values.config);
@@ -63,6 +63,8 @@ export async function nodeConfigCommand(args: string[]): Promise<number> {
 
 /** The output must not land where git could pick it up, nor mix with an earlier run. */
 function checkOutDir(outDir: string, repoDir: string): void {
+  if (physicalPath(outDir) === resolve("/")) throw new UserError(`${outDir} is the file system's root; choose a folder of its own with --out DIR`);
+  if (statSync(outDir, { throwIfNoEntry: false })?.isDirectory() === false) throw new UserError(`${outDir} is a file, not a folder; choose a new folder with --out DIR`);
   if (isInside(realpathSync(repoDir), physicalPath(outDir))) {
     throw new UserError(`${outDir} is inside the repository (${repoDir}); node-config writes secrets, so choose a folder outside it with --out DIR`);
   }

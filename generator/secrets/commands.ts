@@ -12,7 +12,7 @@ import { UserError, type Diagnostic } from "../errors.ts";
 import { findAgeIdentities } from "./age-keys.ts";
 import { ensureCertificateAuthority } from "./internal-ca.ts";
 import { REPLACEMENT_CONSEQUENCES, secretFilePath, storeRefs } from "./manifests.ts";
-import { checkStoreName, SecretStore, STORE_DIR } from "./store.ts";
+import { checkStoreName, MAX_SECRET_BYTES, SecretStore, STORE_DIR } from "./store.ts";
 
 type Origin = ReturnType<typeof storeRefs>[number]["origin"];
 
@@ -189,6 +189,7 @@ export async function setSecret(configPath: string, name: string, options: SetOp
       io.stderr.write("\n");
     } else value = await readAll(io.stdin);
     if (value.trim() === "") throw new UserError(`the value for ${name} is ${value === "" ? "empty" : "only white space"}: nothing was saved`);
+    if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new UserError(`the value for ${name} is larger than a Kubernetes Secret can hold (1 MiB): nothing was saved`);
     await store.set(name, value);
     // Not in the middle of a generate that reads the store: runs take turns.
     const [path] = await withRepositoryLock(repoDir, "secrets set", async () => store.writeStaged());
@@ -221,7 +222,8 @@ export async function listSecrets(configPath: string): Promise<string> {
 
 /**
  * Decrypts every stored value with the age key at hand and forgets it: proof, after restoring the
- * key or a clone, that the store can be read before a run needs to. Names what it cannot read.
+ * key or a clone, that the store can be read before a run needs to. Names what it cannot read,
+ * and the values you supply that the config needs and nobody set.
  */
 export async function verifySecrets(configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const repoDir = dirname(resolve(configPath));
@@ -252,6 +254,16 @@ export async function verifySecrets(configPath: string, env: NodeJS.ProcessEnv =
   if (first && unreadable.length === names.length && names.length > 1) {
     throw new UserError([{ ...first, file: `${STORE_DIR}/`, message: `none of the ${names.length} values can be read; the first, ${first.file}: ${first.message}` }]);
   }
-  if (unreadable.length > 0) throw new UserError(unreadable);
+  const unset = [...(await secretUses(config, repoDir))]
+    .filter(([name, use]) => use.origin === "you set it" && !store.has(name))
+    .map(([name, use]): Diagnostic => ({
+      file: store.relativePath(name),
+      line: 0,
+      col: 0,
+      path: "",
+      message: `is not set, and ${[...use.usedBy].join(", ")} ${use.usedBy.size > 1 ? "need" : "needs"} it`,
+      hint: `run \`npx homelab secrets set ${name}\``,
+    }));
+  if (unreadable.length > 0 || unset.length > 0) throw new UserError([...unreadable, ...unset]);
   return `homelab: your age key reads all ${names.length} values in ${STORE_DIR}/`;
 }

@@ -9,6 +9,7 @@ import { UserError, type Diagnostic } from "../errors.ts";
 import { createCertificateAuthority, type ProvisionerPublic } from "./ca.ts";
 import type { SecretStore } from "./store.ts";
 import { CA_RECORD_PATH } from "../state-paths.ts";
+import { fileSystemError } from "../fs-errors.ts";
 
 /** Store names of the CA's secrets. */
 export const CA_SECRETS = {
@@ -89,11 +90,23 @@ function incompleteCa(config: HomelabConfig, repoDir: string, store: SecretStore
 /** Checks that the certificates and the stored keys are the ones made together. */
 function verifyRecord(repoDir: string, certificates: Record<string, string>, store: SecretStore): void {
   let recorded: { certificates?: Record<string, string>; keys?: Record<string, string> };
+  const restore = `restore it from git (git checkout -- ${CA_RECORD_PATH})`;
+  let text: string;
   try {
-    recorded = JSON.parse(readFileSync(join(repoDir, CA_RECORD_PATH), "utf8"));
+    text = readFileSync(join(repoDir, CA_RECORD_PATH), "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return; // Made before records were kept: recorded now.
-    throw new UserError([problem(CA_RECORD_PATH, "is not valid JSON", `restore it from git (git checkout -- ${CA_RECORD_PATH})`)]);
+    throw fileSystemError(error, join(repoDir, CA_RECORD_PATH));
+  }
+  try {
+    recorded = JSON.parse(text);
+  } catch {
+    throw new UserError([problem(CA_RECORD_PATH, "is not valid JSON", restore)]);
+  }
+  const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
+  const isTextMap = (value: unknown) => isObject(value) && Object.values(value).every((v) => typeof v === "string");
+  if (!isObject(recorded) || !isTextMap(recorded.certificates) || !isTextMap(recorded.keys)) {
+    throw new UserError([problem(CA_RECORD_PATH, "is not the record homelab writes (certificates and keys, each a map of fingerprints)", restore)]);
   }
   const current = JSON.parse(caRecord(certificates, store)) as { certificates: Record<string, string>; keys: Record<string, string> };
   // A store file re-encrypted to new recipients has a new fingerprint but the same key: only

@@ -2,7 +2,7 @@
 // secrets/<name>.sops.yaml in the repository. Values are encrypted to secrets.ageRecipients,
 // so adding one needs no private key; reading one does, and only happens when a Secret
 // manifest that uses it must be written anew.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { writeFiles } from "../writer.ts";
 import { sha256 } from "../hash.ts";
@@ -15,6 +15,11 @@ export const STORE_DIR = "secrets";
 
 /** Store names are dotted identifiers: longhorn.backup.accessKeyId */
 const STORE_NAME = /^[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9-]+)*$/;
+
+/** Kubernetes keeps a Secret to 1 MiB, so no value a Secret uses can be larger. */
+export const MAX_SECRET_BYTES = 1024 * 1024;
+/** A value's file: the value in base64, its metadata and recipients; far above what 1 MiB makes. */
+const MAX_STORE_FILE_BYTES = 4 * MAX_SECRET_BYTES;
 
 /** Far below a file name's limit (255 bytes with ".sops.yaml"), far above any real name. */
 const MAX_STORE_NAME_LENGTH = 200;
@@ -81,12 +86,19 @@ export class SecretStore {
     const known = this.entries.get(name);
     if (known) return known;
     const path = join(this.repoDir, this.relativePath(name));
-    if (!existsSync(path)) return undefined;
     let text: string;
     try {
+      const stats = statSync(path, { throwIfNoEntry: false });
+      if (!stats) {
+        if (lstatSync(path, { throwIfNoEntry: false })) throw damaged(this.relativePath(name), "is a symbolic link to nothing");
+        return undefined;
+      }
+      // A pipe or a device would never end; what homelab writes is a small file.
+      if (!stats.isFile()) throw damaged(this.relativePath(name), "is not a regular file");
+      if (stats.size > MAX_STORE_FILE_BYTES) throw damaged(this.relativePath(name), `is ${stats.size} bytes, more than a stored value's file can be`);
       text = readFileSync(path, "utf8");
     } catch (error) {
-      throw fileSystemError(error, path);
+      throw error instanceof UserError ? error : fileSystemError(error, path);
     }
     const entry = { text, staged: false };
     this.entries.set(name, entry);
@@ -98,8 +110,9 @@ export class SecretStore {
     let onDisk: string[] = [];
     try {
       onDisk = readdirSync(join(this.repoDir, STORE_DIR)).filter((f) => f.endsWith(".sops.yaml")).map((f) => f.slice(0, -".sops.yaml".length));
-    } catch {
-      // No store yet.
+    } catch (error) {
+      // No store yet is an empty one; a file where it should be is not.
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw fileSystemError(error, join(this.repoDir, STORE_DIR));
     }
     return [...new Set([...onDisk, ...this.entries.keys()])].sort();
   }

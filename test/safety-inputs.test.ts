@@ -1,0 +1,203 @@
+// Clear errors for what a user can hand the command line: config files that are not files,
+// output paths that lead where homelab must not write, store files that are not what homelab
+// wrote, unreachable or odd Gitea APIs. Each case is exit 1 with a message naming the path and
+// no stack trace, and nothing is written (found by a hunt through every command's inputs).
+import { execFileSync, spawnSync } from "node:child_process";
+import { createServer } from "node:http";
+import { once } from "node:events";
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { minimalConfig, tempDir, tempRepo } from "./support/render.ts";
+import { requires } from "./support/requires.ts";
+
+const cli = join(import.meta.dirname, "..", "bin", "homelab.js");
+
+/** Runs the CLI (asynchronously, so a server in this process can answer it). */
+async function homelab(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}) {
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, [cli, ...args], { cwd: options.cwd, env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.end(options.input ?? "");
+  const [status] = (await once(child, "close")) as [number];
+  return { status, stdout, stderr };
+}
+
+/** Exit 1, the message, and no sign of a crash. */
+async function expectUserError(args: string[], message: string, options: Parameters<typeof homelab>[1] = {}) {
+  const run = await homelab(args, options);
+  expect(run.stderr, args.join(" ")).toContain(message);
+  expect(run.stderr, args.join(" ")).not.toMatch(/internal error|\n\s+at /);
+  expect(run.status, `${args.join(" ")}\n${run.stderr}`).toBe(1);
+}
+
+/** A repository whose tree was generated once. */
+function generatedRepo(): { dir: string; configPath: string } {
+  const repo = tempRepo(minimalConfig);
+  execFileSync(process.execPath, [cli, "generate", "--config", repo.configPath], { stdio: "ignore" });
+  return repo;
+}
+
+describe("the config file", () => {
+  test("missing, in a missing folder, a folder, an endless device: said before anything else, at the path", async () => {
+    const dir = tempDir();
+    await expectUserError(["generate", "--config", join(dir, "nope", "homelab.yaml")], "nope/homelab.yaml: cannot read the config: no such file");
+    // Its folder is "/": the output-folder check must not speak first.
+    await expectUserError(["generate", "--config", "/no-such-homelab.yaml"], "/no-such-homelab.yaml: cannot read the config: no such file");
+    await expectUserError(["generate", "--check", "--config", dir], "cannot read the config: it is a folder");
+    await expectUserError(["generate", "--config", "/dev/zero", "--out", dir], "/dev/zero: cannot read the config: it is larger than a config can be (16 MiB)");
+  });
+
+  test("a config from a pipe is read (--config <(sops -d …)); the tree then needs --out", requires("mkfifo"), async () => {
+    const dir = tempDir();
+    const fifo = join(dir, "homelab.yaml");
+    execFileSync("mkfifo", [fifo]);
+    const run = homelab(["generate", "--config", fifo, "--out", join(dir, "tree")]);
+    writeFileSync(fifo, minimalConfig);
+    const { status, stderr } = await run;
+    expect(stderr).not.toMatch(/internal error|\n\s+at /);
+    expect(status, stderr).toBe(0);
+    expect(existsSync(join(dir, "tree", "clusters"))).toBe(true);
+  });
+
+  test("a second document and nesting too deep to read are said in the user's words", async () => {
+    const { dir, configPath } = tempRepo(`${minimalConfig}---\nextra: 1\n`);
+    await expectUserError(["generate", "--config", configPath], "a second YAML document starts here, and homelab.yaml is one document");
+    writeFileSync(configPath, `a: ${"[".repeat(1500)}${"]".repeat(1500)}\n`);
+    await expectUserError(["generate", "--config", configPath], "nests too deeply to read\n  hint: a config nests a few levels");
+    expect(readdirSync(dir)).toEqual(["homelab.yaml"]);
+  });
+
+  test("an empty value for a flag is refused, not read as the current folder", async () => {
+    const { configPath } = tempRepo(minimalConfig);
+    await expectUserError(["generate", "--config", configPath, "--out", ""], "--out needs a value, and it was given an empty one");
+    await expectUserError(["node-config", "hearth", "--config", configPath, "--out", ""], "--out needs a value");
+  });
+});
+
+describe("output paths", () => {
+  test("generate --out refuses any .git folder, the repository's state, and kernel file systems", async () => {
+    const { dir, configPath } = generatedRepo();
+    const other = tempDir();
+    mkdirSync(join(other, ".git"));
+    await expectUserError(["generate", "--config", configPath, "--out", join(other, ".git", "tree")], "is inside a .git folder");
+    for (const folder of ["secrets", "certs", ".homelab"]) {
+      await expectUserError(["generate", "--config", configPath, "--out", join(dir, folder, "tree")], `is inside the repository's ${folder}/`);
+    }
+    await expectUserError(["generate", "--config", configPath, "--out", "/proc/self"], "is inside a kernel file system");
+    expect(readdirSync(join(other, ".git"))).toEqual([]);
+    expect(existsSync(join(dir, "secrets", "tree"))).toBe(false);
+  });
+
+  test("a file where the repository's .homelab folder goes is named, not a crash", async () => {
+    const { dir, configPath } = tempRepo(minimalConfig);
+    writeFileSync(join(dir, ".homelab"), "");
+    await expectUserError(["generate", "--config", configPath], ".homelab: already exists as something homelab cannot use here");
+  });
+
+  test("schema --out: a folder, a full device, a file in the path", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "file"), "");
+    await expectUserError(["schema", "--out", dir], `${dir}: is a folder where homelab writes a file`);
+    await expectUserError(["schema", "--out", "/dev/full"], "/dev/full: no space left on the device");
+    await expectUserError(["schema", "--out", join(dir, "file", "schema.json")], "already exists as something homelab cannot use here");
+  });
+
+  test("node-config --out: the root or a file", async () => {
+    const { configPath } = generatedRepo();
+    const file = join(tempDir(), "file");
+    writeFileSync(file, "");
+    await expectUserError(["node-config", "home", "--config", configPath, "--out", "/"], "/ is the file system's root");
+    await expectUserError(["node-config", "home", "--config", configPath, "--out", file], `${file} is a file, not a folder`);
+  });
+
+  test("diff --output is never the config or inside .git", async () => {
+    const { dir, configPath } = generatedRepo();
+    for (const args of [["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "tree"]]) execFileSync("git", args, { cwd: dir });
+    await expectUserError(["diff", "--config", configPath, "--base", "HEAD", "--output", configPath], "that is the config itself");
+    await expectUserError(["diff", "--config", configPath, "--base", "HEAD", "--output", join(dir, ".git", "HEAD")], "that is inside a .git folder");
+    expect(execFileSync("git", ["status", "--porcelain"], { cwd: dir, encoding: "utf8" })).toBe("");
+  });
+});
+
+describe("the secret store", () => {
+  test("a dangling link, a file where the folder goes: named, with how to restore", async () => {
+    const { dir, configPath } = generatedRepo();
+    symlinkSync(join(dir, "nothing"), join(dir, "secrets", "extra.sops.yaml"));
+    await expectUserError(["secrets", "verify", "--config", configPath], "secrets/extra.sops.yaml: is a symbolic link to nothing\n  hint: restore it from git");
+    rmSync(join(dir, "secrets"), { recursive: true });
+    writeFileSync(join(dir, "secrets"), "");
+    await expectUserError(["secrets", "verify", "--config", configPath], "secrets: a file stands where homelab needs a folder");
+  });
+
+  test("a named pipe in the store is refused, not read forever", requires("mkfifo"), async () => {
+    const { dir, configPath } = generatedRepo();
+    execFileSync("mkfifo", [join(dir, "secrets", "extra.sops.yaml")]);
+    await expectUserError(["secrets", "verify", "--config", configPath], "secrets/extra.sops.yaml: is not a regular file");
+  });
+
+  test("a value of up to 1 MiB (a Secret's limit) is stored and read back; a larger one is refused", async () => {
+    const { dir, configPath } = tempRepo(`${minimalConfig}`);
+    const env = { ...process.env };
+    const big = "a".repeat(1024 * 1024);
+    // Any supplied name the config uses would do; the k3s join token is one homelab generates, so --force.
+    const set = spawnSync(process.execPath, [cli, "secrets", "set", "k3s.token", "--force", "--yes", "--config", configPath], { input: big, encoding: "utf8", env });
+    expect(set.stderr).toBe("");
+    expect(set.status).toBe(0);
+    const verify = await homelab(["secrets", "verify", "--config", configPath]);
+    expect([verify.status, verify.stdout]).toEqual([0, "homelab: your age key reads all 1 values in secrets/\n"]);
+    await expectUserError(["secrets", "set", "k3s.token", "--force", "--yes", "--config", configPath], "larger than a Kubernetes Secret can hold (1 MiB): nothing was saved", { input: `${big}b` });
+    expect(readdirSync(join(dir, "secrets"))).toEqual(["k3s.token.sops.yaml"]);
+  });
+});
+
+test("a CA record that is not one, or a folder in its place, is named with how to restore it", async () => {
+  const { dir, configPath } = generatedRepo();
+  for (const text of ["[]\n", '{"certificates":5}\n', '{"certificates":{},"keys":{"a":1}}\n']) {
+    writeFileSync(join(dir, ".homelab", "internal-ca.json"), text);
+    await expectUserError(["generate", "--config", configPath], ".homelab/internal-ca.json: is not the record homelab writes (certificates and keys, each a map of fingerprints)\n  hint: restore it from git");
+  }
+  rmSync(join(dir, ".homelab", "internal-ca.json"));
+  mkdirSync(join(dir, ".homelab", "internal-ca.json"));
+  await expectUserError(["generate", "--config", configPath], ".homelab/internal-ca.json: is a folder where homelab writes a file");
+});
+
+describe("pr-comment", () => {
+  const token = { ...process.env, GITEA_TOKEN: "test-token" };
+  const base = (file: string, api: string) => ["pr-comment", "--file", file, "--api", api, "--repository", "me/homelab", "--pr", "7"];
+
+  test("arguments that cannot work are refused before any request", async () => {
+    const report = join(tempDir(), "report.md");
+    writeFileSync(report, "# diff\n");
+    await expectUserError(base(report, "not a url"), '--api "not a url" is not an http(s) URL', { env: token });
+    await expectUserError(base(report, "ftp://git.example"), "is not an http(s) URL", { env: token });
+    await expectUserError(["pr-comment", "--file", report, "--api", "http://127.0.0.1:1", "--repository", "noslash", "--pr", "7"], '--repository "noslash" is not OWNER/NAME', { env: token });
+    await expectUserError(base(report, "http://127.0.0.1:1"), "GITEA_TOKEN holds a line break", { env: { ...process.env, GITEA_TOKEN: "a\nb" } });
+    await expectUserError(base(join(tempDir(), "missing.md"), "http://127.0.0.1:1"), "missing.md: no such file", { env: token });
+    await expectUserError(base(tempDir(), "http://127.0.0.1:1"), "is a folder, not a report", { env: token });
+  });
+
+  test("an API that does not answer, or answers what Gitea would not, is said as such", async () => {
+    const report = join(tempDir(), "report.md");
+    writeFileSync(report, "# diff\n");
+    let answer = "";
+    const server = createServer((_request, response) => response.end(answer)).listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
+    try {
+      answer = "{not json";
+      await expectUserError(base(report, api), "Gitea's API answered with something that is not JSON", { env: token });
+      answer = '{"a":1}';
+      await expectUserError(base(report, api), "comments: expected a list of comments", { env: token });
+    } finally {
+      server.close();
+      await once(server, "close");
+    }
+    // Nothing listens there any more.
+    await expectUserError(base(report, api), "cannot reach Gitea's API: connect ECONNREFUSED", { env: token });
+  });
+});
