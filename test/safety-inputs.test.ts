@@ -2,7 +2,7 @@
 // output paths that lead where homelab must not write, store files that are not what homelab
 // wrote, unreachable or odd Gitea APIs. Each case is exit 1 with a message naming the path and
 // no stack trace, and nothing is written (found by a hunt through every command's inputs).
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -11,12 +11,12 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { minimalConfig, tempDir, tempRepo } from "./support/render.ts";
 import { requires } from "./support/requires.ts";
+import { writeToFifo } from "./support/fifo.ts";
 
 const cli = join(import.meta.dirname, "..", "bin", "homelab.js");
 
 /** Runs the CLI (asynchronously, so a server in this process can answer it). */
 async function homelab(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}) {
-  const { spawn } = await import("node:child_process");
   const child = spawn(process.execPath, [cli, ...args], { cwd: options.cwd, env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
@@ -56,9 +56,7 @@ describe("the config file", () => {
     const dir = tempDir();
     const fifo = join(dir, "homelab.yaml");
     execFileSync("mkfifo", [fifo]);
-    const run = homelab(["generate", "--config", fifo, "--out", join(dir, "tree")]);
-    writeFileSync(fifo, minimalConfig);
-    const { status, stderr } = await run;
+    const [{ status, stderr }] = await Promise.all([homelab(["generate", "--config", fifo, "--out", join(dir, "tree")]), writeToFifo(fifo, minimalConfig)]);
     expect(stderr).not.toMatch(/internal error|\n\s+at /);
     expect(status, stderr).toBe(0);
     expect(existsSync(join(dir, "tree", "clusters"))).toBe(true);

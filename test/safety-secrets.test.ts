@@ -3,7 +3,7 @@
 // even of keys typed before the prompt; Ctrl-C). Terminal tests run the real CLI on a real pty
 // through script(1).
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, constants, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, test } from "vitest";
@@ -11,6 +11,7 @@ import { decryptDocument } from "../generator/secrets/sops.ts";
 import { SecretStore } from "../generator/secrets/store.ts";
 import { DEMO_RECIPIENT } from "../generator/init.ts";
 import { demoKeyFile, tempRepo, withBackup } from "./support/render.ts";
+import { writeToFifo } from "./support/fifo.ts";
 import { requires } from "./support/requires.ts";
 
 const cli = join(import.meta.dirname, "..", "bin", "homelab.js");
@@ -254,25 +255,8 @@ async function typeAhead(dir: string, configPath: string, args: string[], keys: 
   while (echoes(tty!) && polls++ < 3000) await sleep(10);
   terminal.type(keys);
   const promptBeforeTyping = terminal.output.includes("(not shown)");
-  await writeConfigToFifo(configPath, withBackup);
+  await writeToFifo(configPath, withBackup);
   expect(polls, "the terminal still echoed").toBeLessThan(3000);
   return { terminal, promptBeforeTyping };
 }
 
-/** Writes the FIFO once its reader has opened it (bounded: the reader is the command under test). */
-async function writeConfigToFifo(path: string, text: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    let fd: number;
-    try {
-      // Non-blocking: ENXIO while no reader has it open yet, rather than waiting forever.
-      fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENXIO" || attempt > 3000) throw error;
-      await sleep(10);
-      continue;
-    }
-    writeSync(fd, text);
-    closeSync(fd);
-    return;
-  }
-}

@@ -8,7 +8,7 @@ import { UserError } from "../generator/errors.ts";
 import { formatStatus, useColor } from "../generator/status/format.ts";
 import { buildReport, classify, type FluxObject } from "../generator/status/report.ts";
 import { statusCommand, type StatusOptions } from "../generator/status/command.ts";
-import { parseDuration } from "../generator/status/kube.ts";
+import { errorText, parseDuration } from "../generator/status/kube.ts";
 import { apiStatus, fixture, startFakeApi, type ApiRequest, type FakeApi } from "./support/fake-api.ts";
 import { testAuthority } from "./support/pki.ts";
 
@@ -282,6 +282,11 @@ describe("classify and formatStatus (pure)", () => {
     expect(parseDuration("90s")).toBe(90_000);
     expect(() => parseDuration("15")).toThrow(UserError);
     expect(() => parseDuration("15 minutes")).toThrow(UserError);
+  });
+
+  test("a failure without a message still says something, and a connection failure names its cause", () => {
+    expect(errorText(new Error(""))).toBe("Error without a message (a kubeconfig credential plugin that failed?)");
+    expect(errorText(new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) }))).toBe("fetch failed (ECONNREFUSED)");
   });
 
   test("no GitRepository: the source is reported missing", () => {

@@ -136,7 +136,9 @@ export function errorText(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = (error as { cause?: unknown }).cause;
   const causeText = cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : undefined;
-  return causeText && !error.message.includes(causeText) ? `${error.message} (${causeText})` : error.message;
+  // A client-go credential plugin that fails can leave nothing but an empty message.
+  const message = error.message.trim() === "" ? `${error.name} without a message (a kubeconfig credential plugin that failed?)` : error.message;
+  return causeText && !message.includes(causeText) ? `${message} (${causeText})` : message;
 }
 
 function parseJson(value: unknown): unknown {
