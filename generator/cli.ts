@@ -233,6 +233,7 @@ async function runSchema(args: string[]): Promise<number> {
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, schema);
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EISDIR") throw new UserError(`--out ${values.out} is a folder: give the path of the schema file, e.g. ${join(values.out, "homelab.schema.json")}`);
     throw fileSystemError(error, target);
   }
   console.log(`homelab: wrote ${values.out}`);

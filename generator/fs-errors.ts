@@ -8,7 +8,7 @@ const reasons: Record<string, { message: string; hint: string }> = {
   EROFS: { message: "is on a read-only file system", hint: "run homelab where the repository can be written" },
   ENOSPC: { message: "no space left on the device", hint: "free some disk space, then run again" },
   EDQUOT: { message: "disk quota exceeded", hint: "free some disk space, then run again" },
-  EISDIR: { message: "is a folder where homelab writes a file", hint: "give the path of a file, or move the folder away if it does not belong there" },
+  EISDIR: { message: "is a folder where homelab writes a file", hint: "move the folder away, then run again" },
   ENOTDIR: { message: "a file stands where homelab needs a folder", hint: "move that file away, then run again" },
   ENAMETOOLONG: { message: "the name is too long for the file system", hint: "use a shorter name" },
   EEXIST: { message: "already exists as something homelab cannot use here (a file where it needs a folder?)", hint: "move it away, then run again" },

@@ -18,3 +18,11 @@ export function physicalPath(path: string): string {
   }
   return join(realpathSync(existing), ...missing);
 }
+
+/** True when `path` is git's own folder of some repository, or lies in one: a `.git` above it holding HEAD. */
+export function insideGitFolder(path: string): boolean {
+  for (let dir = resolve(path); dir !== dirname(dir); dir = dirname(dir)) {
+    if (basename(dir) === ".git" && existsSync(join(dir, "HEAD"))) return true;
+  }
+  return false;
+}

@@ -1,10 +1,9 @@
 // The pipeline: load → validate → defaults → plan → render → verify → write.
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { dirname, join, resolve, sep } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { formatDiagnostic, UserError, type Diagnostic } from "./errors.ts";
 import { checkCaCertificateFiles } from "./config/ca-certificates.ts";
 import { checkConfigFile, formatPath, loadConfigFile } from "./config/load.ts";
-import { STORE_DIR } from "./secrets/store.ts";
 import { componentsFor } from "./components/registry.ts";
 import { docsFiles } from "./docs.ts";
 import { workflowFiles } from "./ci/workflows.ts";
@@ -18,7 +17,8 @@ import { treeFiles } from "./tree.ts";
 import { verifyFilePaths, verifyPlan } from "./verify.ts";
 import { isRegularFile, runCache } from "./up-to-date.ts";
 import { checkTree, MANIFEST_PATH, previousSecretFiles, writeFileAtomic, writeTree, type CheckResult, type GeneratedFile, type WriteResult } from "./writer.ts";
-import { isInside, physicalPath } from "./fs-paths.ts";
+import { insideGitFolder, isInside, physicalPath } from "./fs-paths.ts";
+import { CA_RECORD_PATH, STATE_FOLDERS } from "./state-paths.ts";
 import { withRepositoryLock } from "./lock.ts";
 import { recoverTransaction } from "./transaction.ts";
 
@@ -81,10 +81,10 @@ export async function render(options: GenerateOptions): Promise<Rendered> {
   };
 }
 
-/** The repository's own state, which a tree written over it would damage. */
-const STATE_FOLDERS = [STORE_DIR, "certs", ".homelab"];
 /** Kernel file systems: what looks like files there are not, and writing may hang or change the system. */
 const SYSTEM_FOLDERS = ["/proc", "/sys", "/dev"];
+/** Memory-backed folders under them, which are ordinary folders. */
+const ORDINARY_SYSTEM_FOLDERS = ["/dev/shm"];
 
 /** Refuses output folders that would write where homelab must not: /, a .git folder, the repository's state, the kernel's, a file, a link out of the repository. */
 function checkOutDir(repoDir: string, outDir: string): void {
@@ -94,12 +94,15 @@ function checkOutDir(repoDir: string, outDir: string): void {
   const real = physicalPath(outDir);
   const realRepo = realpathSync(repoDir);
   if (real === resolve("/")) throw refuse("leads to the file system's root", "choose a folder of its own with --out");
-  // Any repository's .git, not only this one's: git keeps its objects and settings there.
-  if ([outDir, real].some((path) => path.split(sep).includes(".git"))) throw refuse("is inside a .git folder", "choose a folder outside .git with --out");
-  for (const folder of STATE_FOLDERS) {
+  // This repository's .git, and any other repository's: git keeps its objects and settings there.
+  const ownGit = [join(repoDir, ".git"), join(realRepo, ".git")].some((gitDir) => isInside(gitDir, outDir) || isInside(gitDir, real));
+  if (ownGit || insideGitFolder(outDir) || insideGitFolder(real)) throw refuse("is inside a .git folder", "choose a folder outside .git with --out");
+  for (const folder of [...STATE_FOLDERS, dirname(CA_RECORD_PATH)]) {
     if (isInside(join(realRepo, folder), real)) throw refuse(`is inside the repository's ${folder}/, which holds what homelab cannot make again`, "choose a folder of its own with --out");
   }
-  if (SYSTEM_FOLDERS.some((folder) => isInside(folder, real))) throw refuse("is inside a kernel file system", "choose a folder on disk with --out");
+  if (SYSTEM_FOLDERS.some((folder) => isInside(folder, real)) && !ORDINARY_SYSTEM_FOLDERS.some((folder) => isInside(folder, real))) {
+    throw refuse("is inside a kernel file system", "choose a folder on disk with --out");
+  }
   if (isInside(repoDir, outDir) && !isInside(realRepo, real)) throw refuse("is reached through a symbolic link that leaves the repository", "use the link's real target with --out, or a real folder");
 }
 

@@ -1,5 +1,8 @@
-// Repository state homelab keeps beside the secret store, named once for the modules that read it
-// (up-to-date.ts may import nothing but Node's built-ins and this).
+// The repository's state beside the config — what homelab cannot make again — named once for the
+// modules that read or guard it. Plain constants: up-to-date.ts keeps its imports light.
+
+/** The secret store and the internal CA's certificates. */
+export const STATE_FOLDERS = ["secrets", "certs"] as const;
 
 /** The internal CA's public record: its certificates and provisioner, made once by the first run. */
 export const CA_RECORD_PATH = ".homelab/internal-ca.json";

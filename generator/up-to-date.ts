@@ -9,13 +9,12 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { sha256 } from "./hash.ts";
 import { JOURNAL_PATH } from "./transaction.ts";
-import { CA_RECORD_PATH } from "./state-paths.ts";
+import { CA_RECORD_PATH, STATE_FOLDERS } from "./state-paths.ts";
 
 export const CACHE_PATH = ".homelab/cache.json";
 const CACHE_VERSION = 1;
 
-/** What, besides the config, a run reads from the repository: the store, the CA and its record. */
-const STATE_FOLDERS = ["secrets", "certs"];
+/** What, besides the config and STATE_FOLDERS, a run reads from the repository: the CA's record. */
 const STATE_FILES = [CA_RECORD_PATH];
 
 /** The project files that decide what the generator renders. */

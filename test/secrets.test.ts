@@ -1,7 +1,7 @@
 // Secrets end to end: the store, Secret manifests wired to their users, stable bytes, the
 // private key only when needed, recipient rotation, leak guards, init.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { parse } from "yaml";
@@ -205,6 +205,13 @@ describe("secrets verify: proof that a restored key reads the store", () => {
     expect(damaged.stderr).toMatch(new RegExp(`^secrets/${storeFiles[1]!.replaceAll(".", "\\.")}: cannot decrypt: `));
     expect(damaged.stderr).toContain(`hint: restore it from git: \`git checkout -- secrets/${storeFiles[1]}\``);
     expect(damaged.stderr.trim().split("\n")).toHaveLength(2);
+
+    // An empty store proves nothing: an error, not a pass (a wrong --config, an unrestored secrets/).
+    // (With the CA's certificates still there, the missing CA keys are named instead.)
+    for (const path of ["secrets", "certs", ".homelab"]) rmSync(join(dir, path), { recursive: true });
+    const empty = verify(dir, process.env);
+    expect(empty.status).toBe(1);
+    expect(empty.stderr).toContain("secrets/: holds no values: nothing was verified");
   });
 });
 

@@ -22,6 +22,18 @@ interface Comment {
   readonly body: string;
 }
 
+/** The URL as it may be printed: without the user and password it may carry. */
+function printable(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.toString();
+  } catch {
+    return "--api";
+  }
+}
+
 async function call(options: PrCommentOptions, method: string, path: string, body?: unknown): Promise<unknown> {
   const url = `${options.api.replace(/\/$/, "")}${path}`;
   let response: Response;
@@ -34,14 +46,14 @@ async function call(options: PrCommentOptions, method: string, path: string, bod
   } catch (error) {
     // undici says "fetch failed" and keeps the reason (refused, DNS, TLS) in its cause.
     const reason = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
-    throw new UserError([{ file: url, line: 0, col: 0, path: "", message: `cannot reach Gitea's API: ${reason}`, hint: "check --api (e.g. https://git.example/api/v1) and that Gitea answers from here" }]);
+    throw new UserError([{ file: printable(url), line: 0, col: 0, path: "", message: `cannot reach Gitea's API: ${reason}`, hint: "check --api (e.g. https://git.example/api/v1) and that Gitea answers from here" }]);
   }
   if (!response.ok) throw new UserError(`Gitea API ${method} ${path}: ${response.status} ${response.statusText}`);
   if (response.status === 204) return undefined;
   try {
     return await response.json();
   } catch {
-    throw new UserError([{ file: url, line: 0, col: 0, path: "", message: "Gitea's API answered with something that is not JSON", hint: "is --api Gitea's API root (…/api/v1)?" }]);
+    throw new UserError([{ file: printable(url), line: 0, col: 0, path: "", message: "Gitea's API answered with something that is not JSON", hint: "is --api Gitea's API root (…/api/v1)?" }]);
   }
 }
 
@@ -53,7 +65,9 @@ function checkOptions(options: PrCommentOptions): void {
   } catch {
     // Reported below.
   }
-  if (!api || (api.protocol !== "https:" && api.protocol !== "http:")) throw new UserError(`--api "${options.api}" is not an http(s) URL, e.g. https://git.example/api/v1`);
+  if (!api || (api.protocol !== "https:" && api.protocol !== "http:")) throw new UserError(`--api ${api ? `"${printable(options.api)}" ` : ""}is not an http(s) URL, e.g. https://git.example/api/v1`);
+  // The token goes in GITEA_TOKEN: fetch refuses a URL with credentials, and they would be printed.
+  if (api.username !== "" || api.password !== "") throw new UserError("--api carries a user or password: put the token in GITEA_TOKEN instead");
   if (!/^[\w.-]+\/[\w.-]+$/.test(options.repository)) throw new UserError(`--repository "${options.repository}" is not OWNER/NAME`);
   if (!Number.isSafeInteger(options.pullRequest) || options.pullRequest < 1) throw new UserError(`--pr ${options.pullRequest} is not a pull request number`);
   // A header value cannot hold a line break; never echo the token itself.

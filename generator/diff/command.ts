@@ -1,10 +1,10 @@
 // `homelab diff --base REF`: the working tree against the tree at REF, rendered as Flux sees it.
 import { accessSync, constants, existsSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
-import { dirname, join, resolve, sep } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.ts";
 import { fileSystemError } from "../fs-errors.ts";
-import { physicalPath } from "../fs-paths.ts";
+import { insideGitFolder, physicalPath } from "../fs-paths.ts";
 import { check } from "../generate.ts";
 import type { CheckResult } from "../writer.ts";
 import { compareTrees } from "./compare.ts";
@@ -47,7 +47,7 @@ function outputProblem(path: string, configPath: string): string | undefined {
   const folder = dirname(target);
   // A report written over the config or into git's own folder would break the repository.
   if (physicalPath(target) === physicalPath(configPath)) return "that is the config itself; give another file name";
-  if ([target, physicalPath(target)].some((p) => p.split(sep).includes(".git"))) return "that is inside a .git folder; give a file outside it";
+  if (insideGitFolder(target) || insideGitFolder(physicalPath(target))) return "that is inside a .git folder; give a file outside it";
   try {
     if (!statSync(folder).isDirectory()) return `${folder} is a file, not a folder`;
     if (statSync(target, { throwIfNoEntry: false })?.isDirectory()) return "that is a folder; give a file name";

@@ -12,7 +12,7 @@ import { UserError, type Diagnostic } from "../errors.ts";
 import { findAgeIdentities } from "./age-keys.ts";
 import { ensureCertificateAuthority } from "./internal-ca.ts";
 import { REPLACEMENT_CONSEQUENCES, secretFilePath, storeRefs } from "./manifests.ts";
-import { checkStoreName, MAX_SECRET_BYTES, SecretStore, STORE_DIR } from "./store.ts";
+import { checkStoreName, MAX_SECRET_BYTES, NOT_A_RECIPIENT_HINT, SecretStore, STORE_DIR } from "./store.ts";
 
 type Origin = ReturnType<typeof storeRefs>[number]["origin"];
 
@@ -230,30 +230,6 @@ export async function verifySecrets(configPath: string, env: NodeJS.ProcessEnv =
   const { config } = loadConfigFile(resolve(configPath));
   const store = new SecretStore(repoDir, config.secrets.ageRecipients, env);
   const names = store.names();
-  if (names.length === 0) return `homelab: ${STORE_DIR}/ holds no values yet: \`npm run generate\` makes them`;
-  let identities: string[];
-  try {
-    identities = findAgeIdentities(env);
-  } catch (error) {
-    throw new UserError(`cannot read the age key: ${(error as Error).message}`);
-  }
-  if (identities.length === 0) {
-    throw new UserError([{ file: "homelab", line: 0, col: 0, path: "", message: "no age private key was found", hint: "put your key in ~/.config/sops/age/keys.txt or point SOPS_AGE_KEY_FILE at it" }]);
-  }
-  const unreadable: Diagnostic[] = [];
-  for (const name of names) {
-    try {
-      await store.value(name);
-    } catch (error) {
-      if (!(error instanceof UserError)) throw error;
-      unreadable.push(...error.diagnostics);
-    }
-  }
-  // A key that reads nothing is one problem, not one per file.
-  const [first] = unreadable;
-  if (first && unreadable.length === names.length && names.length > 1) {
-    throw new UserError([{ ...first, file: `${STORE_DIR}/`, message: `none of the ${names.length} values can be read; the first, ${first.file}: ${first.message}` }]);
-  }
   const unset = [...(await secretUses(config, repoDir))]
     .filter(([name, use]) => use.origin === "you set it" && !store.has(name))
     .map(([name, use]): Diagnostic => ({
@@ -264,6 +240,42 @@ export async function verifySecrets(configPath: string, env: NodeJS.ProcessEnv =
       message: `is not set, and ${[...use.usedBy].join(", ")} ${use.usedBy.size > 1 ? "need" : "needs"} it`,
       hint: `run \`npx homelab secrets set ${name}\``,
     }));
-  if (unreadable.length > 0 || unset.length > 0) throw new UserError([...unreadable, ...unset]);
+  if (names.length === 0) {
+    // Nothing read proves nothing; generating now would make every value, and a CA, anew.
+    const empty: Diagnostic = {
+      file: `${STORE_DIR}/`,
+      line: 0,
+      col: 0,
+      path: "",
+      message: "holds no values: nothing was verified",
+      hint: "is --config the repository's homelab.yaml, and secrets/ restored? (a new repository gets its values from `npm run generate`)",
+    };
+    throw new UserError([empty, ...unset]);
+  }
+  let identities: string[];
+  try {
+    identities = findAgeIdentities(env);
+  } catch (error) {
+    throw new UserError(`cannot read the age key: ${(error as Error).message}`);
+  }
+  if (identities.length === 0) {
+    throw new UserError([{ file: "homelab", line: 0, col: 0, path: "", message: "no age private key was found", hint: "put your key in ~/.config/sops/age/keys.txt or point SOPS_AGE_KEY_FILE at it" }]);
+  }
+  const unreadable = new Map<string, readonly Diagnostic[]>();
+  for (const name of names) {
+    try {
+      await store.value(name);
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      unreadable.set(name, error.diagnostics);
+    }
+  }
+  const problems = [...unreadable.values()].flat();
+  // A key that is no recipient of any file is one problem, not one per file; damage is named file by file.
+  const [first] = problems;
+  if (first && names.length > 1 && unreadable.size === names.length && problems.every((p) => p.hint === NOT_A_RECIPIENT_HINT)) {
+    throw new UserError([{ ...first, file: `${STORE_DIR}/`, message: `none of the ${names.length} values can be read; the first, ${first.file}: ${first.message}` }, ...unset]);
+  }
+  if (problems.length > 0 || unset.length > 0) throw new UserError([...problems, ...unset]);
   return `homelab: your age key reads all ${names.length} values in ${STORE_DIR}/`;
 }

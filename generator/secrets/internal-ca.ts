@@ -36,8 +36,6 @@ export function caPaths(config: HomelabConfig) {
   };
 }
 
-/** Where the generator records which certificates belong with which stored keys. */
-
 /** The record: the certificates' hashes and the stored keys' fingerprints (no plaintext, no key needed). */
 function caRecord(certificates: Record<string, string>, store: SecretStore): string {
   const record = {

@@ -16,6 +16,9 @@ export const STORE_DIR = "secrets";
 /** Store names are dotted identifiers: longhorn.backup.accessKeyId */
 const STORE_NAME = /^[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9-]+)*$/;
 
+/** The hint for a file encrypted to none of the keys at hand (so not damaged: just not yours). */
+export const NOT_A_RECIPIENT_HINT = "is your age key one of secrets.ageRecipients?";
+
 /** Kubernetes keeps a Secret to 1 MiB, so no value a Secret uses can be larger. */
 export const MAX_SECRET_BYTES = 1024 * 1024;
 /** A value's file: the value in base64, its metadata and recipients; far above what 1 MiB makes. */
@@ -177,7 +180,7 @@ export class SecretStore {
       // Encrypted to one of the keys at hand and still unreadable: the file itself is damaged.
       const ours = await recipientsOf(identities);
       if (metadataOf(entry, path).recipients.some((recipient) => ours.includes(recipient))) throw damaged(path, `cannot decrypt: ${error.message}`);
-      throw new UserError([{ file: path, line: 0, col: 0, path: "", message: `cannot decrypt: ${error.message}`, hint: "is your age key one of secrets.ageRecipients?" }]);
+      throw new UserError([{ file: path, line: 0, col: 0, path: "", message: `cannot decrypt: ${error.message}`, hint: NOT_A_RECIPIENT_HINT }]);
     }
     return entry.plaintext;
   }
