@@ -127,11 +127,16 @@ async function runSecrets(args: string[]): Promise<number> {
   });
   const [action, name, ...rest] = positionals;
   const { setSecret, listSecrets, verifySecrets } = await import("./secrets/commands.ts");
-  const noFlags = !name && !values.force && !values.yes;
-  if (action === "set" && name && rest.length === 0) console.log(await setSecret(values.config, name, { force: values.force, yes: values.yes }));
-  else if (action === "list" && noFlags) console.log(await listSecrets(values.config));
-  else if (action === "verify" && noFlags) console.log(await verifySecrets(values.config));
-  else throw new UserError("usage: homelab secrets set NAME [--force [--yes]] | homelab secrets list | homelab secrets verify  [--config FILE]");
+  const usage = "usage: homelab secrets set NAME [--force [--yes]] | homelab secrets list | homelab secrets verify  [--config FILE]";
+  if (action === "set" && name && rest.length === 0) {
+    console.log(await setSecret(values.config, name, { force: values.force, yes: values.yes }));
+    return 0;
+  }
+  if (action !== "list" && action !== "verify") throw new UserError(usage);
+  if (name) throw new UserError(`secrets ${action} takes no name ("${name}"); ${usage}`);
+  const setOnly = (["force", "yes"] as const).filter((flag) => values[flag]);
+  if (setOnly.length > 0) throw new UserError(`${setOnly.map((flag) => `--${flag}`).join(" and ")} belong${setOnly.length > 1 ? "" : "s"} to \`secrets set\`, not \`secrets ${action}\``);
+  console.log(action === "list" ? await listSecrets(values.config) : await verifySecrets(values.config));
   return 0;
 }
 

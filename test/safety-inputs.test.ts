@@ -5,7 +5,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import { once } from "node:events";
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -171,6 +171,16 @@ test("a CA record that is not one, or a folder in its place, is named with how t
   rmSync(join(dir, ".homelab", "internal-ca.json"));
   mkdirSync(join(dir, ".homelab", "internal-ca.json"));
   await expectUserError(["generate", "--config", configPath], ".homelab/internal-ca.json: is a folder where homelab writes a file");
+});
+
+test("secrets: a folder as standard input, and set's flags given to list or verify, are said as such", async () => {
+  const { dir, configPath } = generatedRepo();
+  const folder = openSync(dir, "r");
+  const fromFolder = spawnSync(process.execPath, [cli, "secrets", "set", "k3s.token", "--force", "--yes", "--config", configPath], { stdio: [folder, "pipe", "pipe"], encoding: "utf8" });
+  closeSync(folder);
+  expect([fromFolder.status, fromFolder.stderr]).toEqual([1, "homelab: standard input is a folder: pipe the value in (printf %s VALUE | …), or run on a terminal to type it\n"]);
+  await expectUserError(["secrets", "verify", "--force", "--config", configPath], "--force belongs to `secrets set`, not `secrets verify`");
+  await expectUserError(["secrets", "list", "--force", "--yes", "--config", configPath], "--force and --yes belong to `secrets set`, not `secrets list`");
 });
 
 describe("pr-comment", () => {

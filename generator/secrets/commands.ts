@@ -1,4 +1,5 @@
 // `homelab secrets set NAME`, `list` and `verify`: values go in, names come out — never a value.
+import { fstatSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { loadConfigFile } from "../config/load.ts";
@@ -129,6 +130,17 @@ class HiddenTyping {
 
 /** All of a pipe or file, without its final newline. */
 async function readAll(stdin: NodeJS.ReadStream): Promise<string> {
+  // `< folder` opens, and then reads as nothing: say so rather than "the value is empty".
+  const fd = (stdin as { fd?: unknown }).fd;
+  let isFolder = false;
+  try {
+    isFolder = typeof fd === "number" && fstatSync(fd).isDirectory();
+  } catch {
+    // Not a file descriptor fstat can read: the stream says what it holds.
+  }
+  if (isFolder) {
+    throw new UserError("standard input is a folder: pipe the value in (printf %s VALUE | …), or run on a terminal to type it");
+  }
   const chunks: Buffer[] = [];
   for await (const chunk of stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
