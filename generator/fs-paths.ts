@@ -26,3 +26,13 @@ export function insideGitFolder(path: string): boolean {
   }
   return false;
 }
+
+/**
+ * A path homelab could have written below its folder, as its records hold them: relative, with
+ * forward slashes, no empty, "." or ".." part, nothing in a .git folder, each part a file name's
+ * length at most. Records that name anything else were not written by homelab.
+ */
+export function isTreePath(path: string): boolean {
+  if (path === "" || path.startsWith("/") || path.includes("\0") || path.includes("\\")) return false;
+  return path.split("/").every((part) => part !== "" && part !== "." && part !== ".." && part !== ".git" && Buffer.byteLength(part) <= 255);
+}

@@ -135,7 +135,7 @@ function checkIsDemo(dir: string, configPath: string): void {
   if (!committedUnchanged(dir, ["homelab.yaml"]).has("homelab.yaml")) {
     throw refuse(
       "differs from the committed demo: init would replace your edits; init changes nothing",
-      "keep them and make the setup yours by putting your own age key in secrets.ageRecipients (then `npm run generate`), or discard them with `git checkout -- homelab.yaml` and run init again",
+      "keep them and make the setup yours by putting your own age key in secrets.ageRecipients (then `npm run generate`), or discard them with `git checkout HEAD -- homelab.yaml` and run init again",
     );
   }
 }
@@ -147,7 +147,7 @@ function demoFiles(dir: string): Map<string, string> {
   if (existsSync(manifestPath)) {
     const text = readFileSync(manifestPath, "utf8");
     const manifest = parseManifest(text);
-    if ("problem" in manifest) throw new UserError(`${MANIFEST_PATH} ${manifest.problem}: restore it from git (git checkout -- ${MANIFEST_PATH}); init changes nothing`);
+    if ("problem" in manifest) throw new UserError(`${MANIFEST_PATH} ${manifest.problem}: restore it from git (git checkout HEAD -- ${MANIFEST_PATH}); init changes nothing`);
     for (const [path, hash] of Object.entries(manifest.files)) files.set(path, hash);
     files.set(MANIFEST_PATH, sha256(text));
   }

@@ -10,6 +10,7 @@ import { chmodSync, closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readd
 import { dirname, join } from "node:path";
 import { UserError } from "./errors.ts";
 import { fileSystemError } from "./fs-errors.ts";
+import { isTreePath } from "./fs-paths.ts";
 
 export const JOURNAL_PATH = ".homelab/transaction.json";
 export const TEMP_SUFFIX = ".homelab-tmp";
@@ -93,6 +94,21 @@ function writeJournal(baseDir: string, journal: Journal): void {
   renameSync(`${target}${TEMP_SUFFIX}`, target);
 }
 
+/** A journal as commitTransaction writes it; every path inside the folder (it guides renames, chmods and removals). */
+function isJournal(value: unknown): value is Journal {
+  const record = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+  const entries = (list: unknown, valid: (entry: Record<string, unknown>) => boolean) =>
+    Array.isArray(list) && list.every((entry) => record(entry) && typeof entry.path === "string" && isTreePath(entry.path) && valid(entry));
+  const hasMode = (entry: Record<string, unknown>) => Number.isInteger(entry.mode) && (entry.mode as number) >= 0 && (entry.mode as number) <= 0o7777;
+  return (
+    record(value) &&
+    (value.state === "preparing" || value.state === "committed") &&
+    entries(value.writes, hasMode) &&
+    entries(value.chmods, hasMode) &&
+    entries(value.removals, (entry) => typeof entry.sha256 === "string")
+  );
+}
+
 function readJournal(baseDir: string): Journal | undefined {
   let text: string;
   try {
@@ -102,8 +118,8 @@ function readJournal(baseDir: string): Journal | undefined {
     throw fileSystemError(error, join(baseDir, JOURNAL_PATH));
   }
   try {
-    const journal = JSON.parse(text) as Journal;
-    if ((journal.state === "preparing" || journal.state === "committed") && Array.isArray(journal.writes)) return journal;
+    const journal = JSON.parse(text) as unknown;
+    if (isJournal(journal)) return journal;
   } catch {
     // Reported below.
   }
@@ -161,7 +177,12 @@ function apply(baseDir: string, journal: Journal, beforeChange: () => void, reco
   }
   for (const change of journal.chmods) {
     beforeChange();
-    chmodSync(join(baseDir, change.path), change.mode);
+    try {
+      chmodSync(join(baseDir, change.path), change.mode);
+    } catch (error) {
+      // Deleted since the interrupted run: nothing left to change.
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
   }
   for (const removal of journal.removals) {
     beforeChange();

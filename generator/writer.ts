@@ -6,7 +6,7 @@
 import { lstatSync, readFileSync, realpathSync, statSync, writeFileSync, mkdirSync, renameSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { UserError, type Diagnostic } from "./errors.ts";
-import { isInside } from "./fs-paths.ts";
+import { isInside, isTreePath } from "./fs-paths.ts";
 import { fileSystemError } from "./fs-errors.ts";
 import { HEADER } from "./render/yaml.ts";
 import { sha256 } from "./hash.ts";
@@ -59,8 +59,17 @@ function readText(path: string): string | undefined {
   }
 }
 
+/** A folder stands where the manifest names a file: not a file homelab wrote, so never removed. */
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false; // Missing, or a file where a folder of its path should be: not a folder.
+  }
+}
+
 const manifestProblem = (outDir: string, message: string) =>
-  new UserError([{ file: join(outDir, MANIFEST_PATH), line: 0, col: 0, path: "", message, hint: `restore it from git (git checkout -- ${MANIFEST_PATH})` }]);
+  new UserError([{ file: join(outDir, MANIFEST_PATH), line: 0, col: 0, path: "", message, hint: `restore it from git (git checkout HEAD -- ${MANIFEST_PATH})` }]);
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
@@ -75,8 +84,10 @@ export function parseManifest(text: string): Manifest | { problem: string } {
   if (!isRecord(parsed) || !isRecord(parsed.files) || (parsed.fingerprints !== undefined && !isRecord(parsed.fingerprints))) {
     return { problem: 'is not a homelab manifest (expected {"files": {path: sha256}})' };
   }
-  // Entries of the wrong shape are dropped: they can name nothing to keep or remove.
-  const strings = (record: Record<string, unknown>) => Object.fromEntries(Object.entries(record).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+  // Entries of the wrong shape, or naming what homelab never writes, are dropped: they can name
+  // nothing to keep or remove.
+  const strings = (record: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(record).filter((entry): entry is [string, string] => typeof entry[1] === "string" && isTreePath(entry[0])));
   return { files: strings(parsed.files), fingerprints: strings(parsed.fingerprints ?? {}) };
 }
 
@@ -272,7 +283,7 @@ export function writeTree(outDir: string, files: readonly GeneratedFile[], optio
   const produced = new Set(all.map((f) => f.path));
   const removals: FileRemoval[] = [];
   for (const [path, hash] of Object.entries(manifest.files).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    if (produced.has(path)) continue;
+    if (produced.has(path) || isFolder(join(outDir, path))) continue;
     const refusal = removalRefusal(outDir, options.protectedFiles ?? [], guard, path, hash);
     if (refusal) {
       if (readText(resolve(outDir, path)) !== undefined) result.kept.push({ path, reason: refusal });
@@ -301,7 +312,7 @@ export function checkTree(outDir: string, files: readonly GeneratedFile[]): Chec
   }
   const produced = new Set(all.map((f) => f.path));
   for (const path of Object.keys(manifest.files).sort()) {
-    if (!produced.has(path) && isInside(outDir, resolve(outDir, path)) && readText(resolve(outDir, path)) !== undefined) result.extra.push(path);
+    if (!produced.has(path) && !isFolder(join(outDir, path)) && isInside(outDir, resolve(outDir, path)) && readText(resolve(outDir, path)) !== undefined) result.extra.push(path);
   }
   return result;
 }

@@ -5,9 +5,10 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import { once } from "node:events";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { sha256 } from "../generator/hash.ts";
 import { describe, expect, test } from "vitest";
 import { minimalConfig, tempDir, tempRepo } from "./support/render.ts";
 import { requires } from "./support/requires.ts";
@@ -68,6 +69,11 @@ describe("the config file", () => {
     writeFileSync(configPath, `a: ${"[".repeat(1500)}${"]".repeat(1500)}\n`);
     await expectUserError(["generate", "--config", configPath], "nests too deeply to read\n  hint: a config nests a few levels");
     expect(readdirSync(dir)).toEqual(["homelab.yaml"]);
+  });
+
+  test("git's merge-conflict markers are named as such, at their line", async () => {
+    const { configPath } = tempRepo(minimalConfig.replace("  domain: home.arpa\n", "<<<<<<< HEAD\n  domain: home.arpa\n=======\n  domain: lab.example\n>>>>>>> theirs\n"));
+    await expectUserError(["generate", "--config", configPath], "homelab.yaml:3:1: holds git's merge-conflict markers\n  hint: finish the merge");
   });
 
   test("an empty value for a flag is refused, not read as the current folder", async () => {
@@ -181,6 +187,60 @@ test("secrets: a folder as standard input, and set's flags given to list or veri
   expect([fromFolder.status, fromFolder.stderr]).toEqual([1, "homelab: standard input is a folder: pipe the value in (printf %s VALUE | …), or run on a terminal to type it\n"]);
   await expectUserError(["secrets", "verify", "--force", "--config", configPath], "--force belongs to `secrets set`, not `secrets verify`");
   await expectUserError(["secrets", "list", "--force", "--yes", "--config", configPath], "--force and --yes belong to `secrets set`, not `secrets list`");
+});
+
+describe("records in .homelab/ that homelab did not write", () => {
+  const journalPath = (dir: string) => join(dir, ".homelab", "transaction.json");
+
+  test("a journal of an interrupted run that is malformed, or names paths outside the folder, is refused and nothing outside changes", async () => {
+    const { dir, configPath } = generatedRepo();
+    const outside = join(tempDir(), "victim");
+    writeFileSync(outside, "mine\n");
+    chmodSync(outside, 0o600);
+    writeFileSync(`${outside}.homelab-tmp`, "theirs\n");
+    const escape = relative(dir, outside);
+    const journals = [
+      { state: "committed", writes: [] },
+      { state: "committed", writes: [1, null], chmods: [], removals: [] },
+      { state: "committed", writes: [], chmods: [{ path: escape, mode: 0o777 }], removals: [] },
+      { state: "committed", writes: [], chmods: [], removals: [{ path: escape, sha256: sha256("mine\n") }] },
+      { state: "committed", writes: [{ path: escape, mode: 0o644 }], chmods: [], removals: [] },
+      { state: "committed", writes: [{ path: outside, mode: 0o644 }], chmods: [], removals: [] },
+    ];
+    for (const journal of journals) {
+      writeFileSync(journalPath(dir), JSON.stringify(journal));
+      await expectUserError(["generate", "--config", configPath], "the record of an interrupted run is unreadable");
+    }
+    expect(readFileSync(outside, "utf8")).toBe("mine\n");
+    expect(statSync(outside).mode & 0o777).toBe(0o600);
+    expect(existsSync(`${outside}.homelab-tmp`)).toBe(true);
+  });
+
+  test("a committed journal whose file was deleted since is finished without it", async () => {
+    const { dir, configPath } = generatedRepo();
+    writeFileSync(journalPath(dir), JSON.stringify({ state: "committed", writes: [], chmods: [{ path: "apps/deleted-since.yaml", mode: 0o644 }], removals: [] }));
+    const run = await homelab(["generate", "--config", configPath]);
+    expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
+    expect(run.status, run.stderr).toBe(0);
+    expect(existsSync(journalPath(dir))).toBe(false);
+  });
+
+  test("manifest entries that name no file homelab writes (empty, '.', a folder, an endless name) are ignored", async () => {
+    const { dir, configPath } = generatedRepo();
+    const manifestFile = join(dir, ".homelab", "generated.json");
+    const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as { files: Record<string, string> };
+    for (const path of ["", ".", "apps", `${"n".repeat(300)}.yaml`, "../outside.yaml", ".git/config"]) manifest.files[path] = sha256("x");
+    writeFileSync(manifestFile, JSON.stringify(manifest));
+    // --check finds only the edited manifest stale; generate writes it anew; then all is current.
+    const before = await homelab(["generate", "--check", "--config", configPath]);
+    expect([before.status, before.stderr.split("\n").filter((line) => !/warning|hint/.test(line))[0]]).toEqual([1, "stale:   .homelab/generated.json"]);
+    for (const args of [["generate", "--config", configPath], ["generate", "--check", "--config", configPath]]) {
+      const run = await homelab(args);
+      expect(run.stderr, args.join(" ")).not.toMatch(/internal error|\n\s+at |move the folder away|too long/);
+      expect(run.status, run.stderr).toBe(0);
+    }
+    expect(existsSync(join(dir, "apps", "gitea"))).toBe(true);
+  });
 });
 
 describe("pr-comment", () => {

@@ -121,7 +121,7 @@ describe("a damaged store file", () => {
     writeFileSync(join(dir, "homelab.yaml"), withBackup.replace("us-west-004.backblazeb2", "eu-central-003.backblazeb2"));
     const run = homelab(dir, ["generate"]);
     expectRefused(run, "secrets/longhorn.backup.accessKeyId.sops.yaml: ");
-    expect(run.stderr).toContain("restore it from git: `git checkout -- secrets/longhorn.backup.accessKeyId.sops.yaml`");
+    expect(run.stderr).toContain("restore it from git: `git checkout HEAD -- secrets/longhorn.backup.accessKeyId.sops.yaml`");
   });
 });
 

@@ -62,7 +62,7 @@ describe("the internal CA is only replaced by `homelab ca rotate`", () => {
     const { dir } = generated();
     const before = snapshot(dir);
     rmSync(join(dir, "certs", "home-root-ca.crt"));
-    expectRefused(run(["generate"], dir), /certs\/home-root-ca\.crt: is missing, but the rest of the internal CA exists[^]*git checkout -- certs\/home-root-ca\.crt[^]*homelab ca rotate/);
+    expectRefused(run(["generate"], dir), /certs\/home-root-ca\.crt: is missing, but the rest of the internal CA exists[^]*git checkout HEAD -- certs\/home-root-ca\.crt[^]*homelab ca rotate/);
     expectRefused(run(["generate", "--check"], dir), /certs\/home-root-ca\.crt: is missing/);
     delete before["certs/home-root-ca.crt"];
     expect(snapshot(dir)).toEqual(before);

@@ -203,7 +203,7 @@ describe("secrets verify: proof that a restored key reads the store", () => {
     const damaged = verify(dir, process.env);
     expect(damaged.status).toBe(1);
     expect(damaged.stderr).toMatch(new RegExp(`^secrets/${storeFiles[1]!.replaceAll(".", "\\.")}: cannot decrypt: `));
-    expect(damaged.stderr).toContain(`hint: restore it from git: \`git checkout -- secrets/${storeFiles[1]}\``);
+    expect(damaged.stderr).toContain(`hint: restore it from git: \`git checkout HEAD -- secrets/${storeFiles[1]}\``);
     expect(damaged.stderr.trim().split("\n")).toHaveLength(2);
 
     // An empty store proves nothing: an error, not a pass (a wrong --config, an unrestored secrets/).

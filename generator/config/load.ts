@@ -114,7 +114,16 @@ export function loadConfigFile(path: string, cachePath = CONFIG_CACHE_PATH): Loa
   return loaded;
 }
 
+/** git's conflict markers, each at the start of a line. */
+const CONFLICT_MARKER = /^(?:<{7}|>{7})(?: |$)|^={7}$/m;
+
 export function parseConfig(text: string, file = "homelab.yaml"): LoadedConfig {
+  // Said as what it is, not as the YAML errors it makes.
+  const marker = CONFLICT_MARKER.exec(text);
+  if (marker) {
+    const line = text.slice(0, marker.index).split("\n").length;
+    throw new UserError([{ file, line, col: 1, path: "", message: "holds git's merge-conflict markers", hint: "finish the merge: keep the lines you want between <<<<<<< and >>>>>>>, remove the markers, then `git add` the file" }]);
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
   const at = (offset: number) => {

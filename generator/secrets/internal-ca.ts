@@ -80,7 +80,7 @@ function incompleteCa(config: HomelabConfig, repoDir: string, store: SecretStore
   }
   return new UserError(
     missing.map((path) =>
-      problem(path, "is missing, but the rest of the internal CA exists; homelab never replaces a CA on its own", `restore it from git (git checkout -- ${path}), ${ROTATE_HINT}`),
+      problem(path, "is missing, but the rest of the internal CA exists; homelab never replaces a CA on its own", `restore it from git (git checkout HEAD -- ${path}), ${ROTATE_HINT}`),
     ),
   );
 }
@@ -88,7 +88,7 @@ function incompleteCa(config: HomelabConfig, repoDir: string, store: SecretStore
 /** Checks that the certificates and the stored keys are the ones made together. */
 function verifyRecord(repoDir: string, certificates: Record<string, string>, store: SecretStore): void {
   let recorded: { certificates?: Record<string, string>; keys?: Record<string, string> };
-  const restore = `restore it from git (git checkout -- ${CA_RECORD_PATH})`;
+  const restore = `restore it from git (git checkout HEAD -- ${CA_RECORD_PATH})`;
   let text: string;
   try {
     text = readFileSync(join(repoDir, CA_RECORD_PATH), "utf8");
@@ -122,7 +122,7 @@ function verifyRecord(repoDir: string, certificates: Record<string, string>, sto
       problem(
         path,
         "does not belong with the rest of the internal CA (certificates and keys were not made together; step-ca could not sign)",
-        `restore the CA files from git (git checkout -- certs/ secrets/stepCa.* ${CA_RECORD_PATH}), ${ROTATE_HINT}`,
+        `restore the CA files from git (git checkout HEAD -- certs/ secrets/stepCa.* ${CA_RECORD_PATH}), ${ROTATE_HINT}`,
       ),
     ),
   );

@@ -117,7 +117,7 @@ export async function renderSecrets(
           col: 0,
           path: "",
           message: `is missing, but ${users.join(", ")} uses its value; homelab never makes a new one on its own`,
-          hint: `restore it from git (git checkout -- ${store.relativePath(name)}), or make a new value with \`npm run generate -- --regenerate ${name}\`${REPLACEMENT_CONSEQUENCES[name] ? ` (${REPLACEMENT_CONSEQUENCES[name]})` : ""}`,
+          hint: `restore it from git (git checkout HEAD -- ${store.relativePath(name)}), or make a new value with \`npm run generate -- --regenerate ${name}\`${REPLACEMENT_CONSEQUENCES[name] ? ` (${REPLACEMENT_CONSEQUENCES[name]})` : ""}`,
         });
         continue;
       }

@@ -48,7 +48,7 @@ interface Entry {
 
 /** A store file that is not what homelab wrote: truncated, hand-edited, or not SOPS at all. */
 function damaged(path: string, reason: string): UserError {
-  return new UserError([{ file: path, line: 0, col: 0, path: "", message: reason, hint: `restore it from git: \`git checkout -- ${path}\`` }]);
+  return new UserError([{ file: path, line: 0, col: 0, path: "", message: reason, hint: `restore it from git: \`git checkout HEAD -- ${path}\`` }]);
 }
 
 /** The public keys of age identities (a kind this age library cannot read is left out). */
