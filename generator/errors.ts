@@ -24,10 +24,11 @@ export function formatDiagnostic(d: Diagnostic, severity: "error" | "warning" = 
 export class UserError extends Error {
   readonly diagnostics: readonly Diagnostic[];
   constructor(diagnostics: readonly Diagnostic[] | string) {
+    // The same problem found twice (say, by several files under one folder) is said once.
     const list =
       typeof diagnostics === "string"
         ? [{ file: "homelab", line: 0, col: 0, path: "", message: diagnostics }]
-        : diagnostics;
+        : [...new Map(diagnostics.map((d) => [formatDiagnostic(d), d])).values()];
     super(list.map((d) => formatDiagnostic(d)).join("\n"));
     this.name = "UserError";
     this.diagnostics = list;

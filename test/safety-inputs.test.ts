@@ -189,6 +189,29 @@ test("secrets: a folder as standard input, and set's flags given to list or veri
   await expectUserError(["secrets", "list", "--force", "--yes", "--config", configPath], "--force and --yes belong to `secrets set`, not `secrets list`");
 });
 
+test("the same problem found in many files is said once", async () => {
+  const { dir, configPath } = generatedRepo();
+  rmSync(join(dir, "apps", "gitea"), { recursive: true });
+  symlinkSync(tempDir(), join(dir, "apps", "gitea"));
+  const run = await homelab(["generate", "--config", configPath]);
+  expect(run.status).toBe(1);
+  expect(run.stderr.split("\n").filter((line) => line.includes("apps/gitea: is a symbolic link"))).toHaveLength(1);
+});
+
+test("diff in a shallow clone says to fetch the base", async () => {
+  const { dir, configPath } = generatedRepo();
+  const git = (cwd: string, ...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.org", ...args], { cwd, stdio: "ignore" });
+  git(dir, "init", "-q");
+  git(dir, "add", "-A");
+  git(dir, "commit", "-qm", "one");
+  writeFileSync(join(dir, "note.txt"), "two\n");
+  git(dir, "add", "-A");
+  git(dir, "commit", "-qm", "two");
+  const clone = join(tempDir(), "clone");
+  git(dir, "clone", "-q", "--depth", "1", `file://${dir}`, clone);
+  await expectUserError(["diff", "--config", join(clone, relative(dir, configPath)), "--base", "HEAD~1"], 'the base "HEAD~1" does not exist in this repository — it is a shallow clone: fetch the base first');
+});
+
 describe("records in .homelab/ that homelab did not write", () => {
   const journalPath = (dir: string) => join(dir, ".homelab", "transaction.json");
 

@@ -38,7 +38,12 @@ export async function checkoutToTemp(repoDir: string, ref: string): Promise<stri
   try {
     await git.revparse(["--verify", `${ref}^{commit}`]);
   } catch {
-    throw new UserError(`the base "${ref}" does not exist in this repository (try a branch, a tag or a commit, e.g. origin/main)`);
+    // CI checks out one commit by default: the base is then simply not fetched.
+    const shallow = (await git.revparse(["--is-shallow-repository"]).catch(() => "false")).trim() === "true";
+    throw new UserError(
+      `the base "${ref}" does not exist in this repository ` +
+        (shallow ? "— it is a shallow clone: fetch the base first (git fetch --unshallow, or git fetch origin main)" : "(try a branch, a tag or a commit, e.g. origin/main)"),
+    );
   }
   const prefix = (await git.revparse(["--show-prefix"])).trim();
   const dir = mkdtempSync(join(tmpdir(), "homelab-diff-"));

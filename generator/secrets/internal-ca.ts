@@ -74,7 +74,8 @@ function incompleteCa(config: HomelabConfig, repoDir: string, store: SecretStore
       problem(
         paths.root,
         `is missing, but the internal CA of cluster "${old}" is in certs/ (was the cluster renamed?); homelab never replaces a CA on its own`,
-        `keep the CA: git mv certs/${old}-root-ca.crt ${paths.root} && git mv certs/${old}-intermediate-ca.crt ${paths.intermediate}; ${ROTATE_HINT}`,
+        `keep the CA: git mv certs/${old}-root-ca.crt ${paths.root} && git mv certs/${old}-intermediate-ca.crt ${paths.intermediate}` +
+          `${config.image.caCertificates.includes(`certs/${old}-root-ca.crt`) ? `, and write ${paths.root} for certs/${old}-root-ca.crt under image.caCertificates in homelab.yaml` : ""}; ${ROTATE_HINT}`,
       ),
     ]);
   }
