@@ -1,6 +1,6 @@
 // load → validate → defaults: YAML text in, a complete HomelabConfig (or diagnostics with
 // file:line:col) out.
-import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, statSync, type Stats } from "node:fs";
 import { createRequire } from "node:module";
 import { basename } from "node:path";
 import type { ErrorObject } from "ajv";
@@ -46,28 +46,29 @@ function validateSchema(config: unknown): config is HomelabConfig {
 /** Far above any real config (the 300-app bench's is 83 KB): a bigger file is not one. */
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
+const tooLarge = `it is larger than a config can be (${MAX_CONFIG_BYTES / 1024 / 1024} MiB)`;
+
+const unreadableConfig = (path: string, reason: string) =>
+  new UserError([{ file: path, line: 0, col: 0, path: "", message: `cannot read the config: ${reason}`, hint: "pass --config FILE, or run `npx homelab init` to create one" }]);
+
 /**
  * Throws unless `path` can be a config: it exists and is not a folder, and a regular file is of a
- * config's size. A pipe (`--config <(sops -d …)`) is fine: it is read up to that size only.
+ * config's size. A named pipe is fine: it is read up to that size only.
  */
-export function checkConfigFile(path: string): void {
-  const problem = (reason: string) =>
-    new UserError([{ file: path, line: 0, col: 0, path: "", message: `cannot read the config: ${reason}`, hint: "pass --config FILE, or run `npx homelab init` to create one" }]);
-  let stats;
+export function checkConfigFile(path: string): Stats {
+  let stats: Stats;
   try {
     stats = statSync(path);
   } catch (error) {
-    throw problem((error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message);
+    throw unreadableConfig(path, (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message);
   }
-  if (stats.isDirectory()) throw problem("it is a folder");
-  if (stats.size > MAX_CONFIG_BYTES) throw problem(tooLarge);
+  if (stats.isDirectory()) throw unreadableConfig(path, "it is a folder");
+  if (stats.size > MAX_CONFIG_BYTES) throw unreadableConfig(path, tooLarge);
+  return stats;
 }
 
-const tooLarge = `it is larger than a config can be (${MAX_CONFIG_BYTES / 1024 / 1024} MiB)`;
-
-/** The file's text; what is not a regular file is read up to MAX_CONFIG_BYTES, as /dev/zero never ends. */
-function readConfigText(path: string): string {
-  if (statSync(path).isFile()) return readFileSync(path, "utf8");
+/** What is not a regular file, read up to MAX_CONFIG_BYTES: /dev/zero never ends. */
+function readBounded(path: string): string {
   const fd = openSync(path, "r");
   try {
     const chunks: Buffer[] = [];
@@ -78,9 +79,7 @@ function readConfigText(path: string): string {
       if (read === 0) break;
       chunks.push(chunk.subarray(0, read));
       length += read;
-      if (length > MAX_CONFIG_BYTES) {
-        throw new UserError([{ file: path, line: 0, col: 0, path: "", message: `cannot read the config: ${tooLarge}`, hint: "pass --config FILE, or run `npx homelab init` to create one" }]);
-      }
+      if (length > MAX_CONFIG_BYTES) throw unreadableConfig(path, tooLarge);
     }
     return Buffer.concat(chunks).toString("utf8");
   } finally {
@@ -90,15 +89,13 @@ function readConfigText(path: string): string {
 
 /** `cachePath`: where loaded configs are remembered (load-cache.ts; tests use their own). */
 export function loadConfigFile(path: string, cachePath = CONFIG_CACHE_PATH): LoadedConfig {
-  checkConfigFile(path);
+  const stats = checkConfigFile(path);
   let text: string;
   try {
-    text = readConfigText(path);
+    text = stats.isFile() ? readFileSync(path, "utf8") : readBounded(path);
   } catch (error) {
     if (error instanceof UserError) throw error;
-    throw new UserError([
-      { file: path, line: 0, col: 0, path: "", message: `cannot read the config: ${(error as Error).message}`, hint: "pass --config FILE, or run `npx homelab init` to create one" },
-    ]);
+    throw unreadableConfig(path, (error as Error).message);
   }
   const file = basename(path);
   const key = configCacheKey(text, file);

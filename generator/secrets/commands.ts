@@ -10,10 +10,9 @@ import { plan } from "../plan.ts";
 import { K3S_TOKEN_SECRET } from "../image/paths.ts";
 import { withRepositoryLock } from "../lock.ts";
 import { UserError, type Diagnostic } from "../errors.ts";
-import { findAgeIdentities } from "./age-keys.ts";
 import { ensureCertificateAuthority } from "./internal-ca.ts";
 import { REPLACEMENT_CONSEQUENCES, secretFilePath, storeRefs } from "./manifests.ts";
-import { checkStoreName, MAX_SECRET_BYTES, NOT_A_RECIPIENT_HINT, SecretStore, STORE_DIR } from "./store.ts";
+import { checkStoreName, MAX_SECRET_BYTES, NO_AGE_KEY_HINT, NOT_A_RECIPIENT_HINT, SecretStore, STORE_DIR } from "./store.ts";
 
 type Origin = ReturnType<typeof storeRefs>[number]["origin"];
 
@@ -264,14 +263,8 @@ export async function verifySecrets(configPath: string, env: NodeJS.ProcessEnv =
     };
     throw new UserError([empty, ...unset]);
   }
-  let identities: string[];
-  try {
-    identities = findAgeIdentities(env);
-  } catch (error) {
-    throw new UserError(`cannot read the age key: ${(error as Error).message}`);
-  }
-  if (identities.length === 0) {
-    throw new UserError([{ file: "homelab", line: 0, col: 0, path: "", message: "no age private key was found", hint: "put your key in ~/.config/sops/age/keys.txt or point SOPS_AGE_KEY_FILE at it" }]);
+  if (store.ageIdentities().length === 0) {
+    throw new UserError([{ file: "homelab", line: 0, col: 0, path: "", message: "no age private key was found", hint: NO_AGE_KEY_HINT }]);
   }
   const unreadable = new Map<string, readonly Diagnostic[]>();
   for (const name of names) {

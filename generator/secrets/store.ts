@@ -16,6 +16,9 @@ export const STORE_DIR = "secrets";
 /** Store names are dotted identifiers: longhorn.backup.accessKeyId */
 const STORE_NAME = /^[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9-]+)*$/;
 
+/** Where to put the age private key, when none was found. */
+export const NO_AGE_KEY_HINT = "put your key in ~/.config/sops/age/keys.txt or point SOPS_AGE_KEY_FILE at it";
+
 /** The hint for a file encrypted to none of the keys at hand (so not damaged: just not yours). */
 export const NOT_A_RECIPIENT_HINT = "is your age key one of secrets.ageRecipients?";
 
@@ -146,6 +149,15 @@ export class SecretStore {
     this.entries.set(name, { text, plaintext, staged: true });
   }
 
+  /** The age private keys at hand, where sops looks for them (none: an empty list). */
+  ageIdentities(): string[] {
+    try {
+      return (this.identities ??= findAgeIdentities(this.env));
+    } catch (error) {
+      throw new UserError(`cannot read the age key: ${(error as Error).message}`);
+    }
+  }
+
   /** The plaintext; decrypts with the user's age key when it is not known yet. */
   async value(name: string): Promise<string> {
     const entry = this.entry(name);
@@ -154,12 +166,7 @@ export class SecretStore {
     const path = this.relativePath(name);
     // A damaged file is said to be one before any key is looked for.
     metadataOf(entry, path);
-    let identities: string[];
-    try {
-      identities = this.identities ??= findAgeIdentities(this.env);
-    } catch (error) {
-      throw new UserError(`cannot read the age key: ${(error as Error).message}`);
-    }
+    const identities = this.ageIdentities();
     if (identities.length === 0) {
       throw new UserError([
         {
@@ -168,7 +175,7 @@ export class SecretStore {
           col: 0,
           path: "",
           message: "a Secret that uses this value must be written anew, and no age private key was found to read it",
-          hint: "put your key in ~/.config/sops/age/keys.txt or point SOPS_AGE_KEY_FILE at it",
+          hint: NO_AGE_KEY_HINT,
         },
       ]);
     }
